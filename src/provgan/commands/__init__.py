@@ -1,0 +1,1 @@
+"""Small CLI subcommands that do not belong to a bigger subsystem."""

@@ -1,0 +1,80 @@
+"""``provgan info``: the level plan as a table in the manner of Tables A.1/A.2, and the schedule."""
+
+from __future__ import annotations
+
+import click
+import torch
+
+from provgan.config import Config, load_config
+from provgan.levels import level_timeline, position_at
+from provgan.nn import Discriminator, Generator
+
+
+def _shape(s) -> str:
+    return "x".join(str(v) for v in s)
+
+
+def layer_rows(module: torch.nn.Module, run) -> list[tuple[str, str, int]]:
+    """(layer name, output shape C x T x H x W, own parameter count) for each leaf conv/dense that ran."""
+    rows: list[tuple[str, str, int]] = []
+    hooks = []
+    for name, m in module.named_modules():
+        if m.__class__.__name__ in ("EqualizedConv3d", "EqualizedLinear"):
+            def hook(mod, inp, out, name=name):
+                rows.append((name, _shape(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return rows
+
+
+def info_table(cfg: Config) -> str:
+    """The text `provgan info` prints: layers per network at the top level, totals, schedule."""
+    with torch.device("meta"):
+        g = Generator(cfg.model)
+        d = Discriminator(cfg.model, score_head=cfg.loss.name not in ("swgan", "swgan-eq53"))
+        top = g.num_levels - 1
+        z = torch.empty(2, cfg.model.latent_dim)
+        g_rows = layer_rows(g, lambda: g(z, top))
+        x = torch.empty(4, *d.input_shape(top))
+        d_rows = layer_rows(d, lambda: d.features(x, top))
+    lines = [f"config: {cfg.name}    loss: {cfg.loss.name}    latent: {cfg.model.latent_dim}", ""]
+    lines.append(f"{'level':>5}  {'clip TxHxW':>12}  {'G ch':>5}  {'D ch':>5}  {'G params':>10}  {'D params':>10}")
+    for level, shape in enumerate(cfg.model.plan):
+        gp = sum(p.numel() for p in g.blocks[level].parameters())
+        dp = sum(p.numel() for p in d.blocks[level].parameters())
+        lines.append(f"{level:>5}  {_shape(shape):>12}  {cfg.model.g_channels[level]:>5}  "
+                     f"{cfg.model.discriminator_channels[level]:>5}  {gp:>10,}  {dp:>10,}")
+    for title, rows in (("Generator (top level)", g_rows), ("Discriminator (top level)", d_rows)):
+        lines += ["", f"{title:<34}{'output':>18}{'params':>12}"]
+        lines += [f"  {name:<32}{shape:>18}{n:>12,}" for name, shape, n in rows]
+    g_total = g.num_parameters(top)
+    d_total = sum(n for _, _, n in d_rows) + (sum(p.numel() for p in d.score.parameters()) if d.score else 0)
+    lines += ["", f"Generator total (Table A.1 count: blocks + final toRGB): {g_total:,}",
+              f"Generator total with every level's toRGB: {sum(p.numel() for p in g.parameters()):,}",
+              f"Discriminator total at the top level: {d_total:,}", "",
+              f"Schedule: {cfg.schedule.stable_kimg:g} kimg stable + {cfg.schedule.fade_kimg:g} kimg fade per "
+              f"level, {cfg.schedule.total_kimg:g} kimg in all",
+              f"{'level':>5}  {'fade starts':>11}  {'stable from':>11}  {'ends':>8}  {'minibatch':>9}  {'lr':>8}"]
+    for level, fade_start, stable, end in level_timeline(cfg.model.plan, cfg.schedule):
+        pos = position_at(stable, cfg.model.plan, cfg.schedule)
+        lines.append(f"{level:>5}  {fade_start:>11g}  {stable:>11g}  {end:>8g}  {pos.minibatch:>9}  {pos.lr:>8g}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--config", "config_name", default="digits-32", show_default=True,
+              help="Preset name or YAML file.")
+@click.argument("overrides", nargs=-1)
+def info(config_name: str, overrides: tuple[str, ...]) -> None:
+    """Print the level plan, layer shapes, parameter counts and schedule of a config.
+
+    \b
+    Example:
+      provgan info --config thesis-256        # generator total 3,710,155 (Table A.1)
+      provgan info --config tiny loss.name=wgan-gp
+    """
+    click.echo(info_table(load_config(config_name, overrides)))

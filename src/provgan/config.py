@@ -1,0 +1,349 @@
+"""Typed, frozen configuration: dataclasses, YAML presets, dotted overrides, strict validation.
+
+A run is described by one :class:`Config`. Presets live in ``provgan/configs/*.yaml`` and only name
+the values that differ from the dataclass defaults. Every key is checked: an unknown key is an error
+that names it and the closest valid one; a value of the wrong type or an invalid level plan is one
+clear line (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from provgan.errors import ConfigError
+
+Shape = tuple[int, int, int]
+
+LOSS_NAMES = ("swgan", "swgan-eq53", "wgan-gp", "ns", "hinge")
+PRECISIONS = ("auto", "fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape: the level plan (T, H, W per level) and channels per level (Table A.1)."""
+
+    plan: tuple[Shape, ...] = ((4, 4, 4), (8, 8, 8), (8, 16, 16), (8, 32, 32), (16, 64, 64),
+                               (16, 128, 128), (32, 256, 256))
+    g_channels: tuple[int, ...] = (128, 128, 128, 64, 32, 16, 8)
+    d_channels: tuple[int, ...] = ()  # empty: mirror g_channels
+    latent_dim: int = 128
+    feature_dim: int = 128  # E(x) size = number of slices K of the SWGAN head
+    image_channels: int = 3
+    mbstd_group: int = 4
+
+    @property
+    def discriminator_channels(self) -> tuple[int, ...]:
+        return self.d_channels or self.g_channels
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Which adversarial loss and its penalty weights (DESIGN.md §1 "Losses", thesis eq. 5.3)."""
+
+    name: str = "swgan"
+    gp_weight: float = 10.0  # WGAN-GP lambda
+    drift_weight: float = 0.001  # PGGAN epsilon_drift
+    swgan_lambda1: float = 50.0  # weight of ||(1-t) grad_xhat f(E(xhat))||^2 (reference code: 5 * 10)
+    swgan_lambda2: float = 10.0  # weight of the feature-projection penalty
+    swgan_target: float = 0.01  # target of lambda_k * h(o) in that penalty
+    eq53_k: float = 1.0  # Lipschitz constant k of eq. 5.3
+    r1_gamma: float = 0.0  # optional R1 penalty for ns/hinge (0 = off)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """PGGAN's growth schedule in thousands of clips shown (kimg), per-resolution batch and lr."""
+
+    stable_kimg: float = 600.0
+    fade_kimg: float = 600.0
+    total_kimg: float = 12000.0
+    minibatch: Mapping[int, int] = field(default_factory=lambda: {4: 32, 8: 32, 16: 16, 32: 16,
+                                                                    64: 8, 128: 8, 256: 4})
+    minibatch_default: int = 16
+    lr: Mapping[int, float] = field(default_factory=lambda: {128: 1.5e-3})
+    lr_default: float = 1e-3
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam settings (PGGAN: betas (0, 0.99), eps 1e-8) and the generator's EMA."""
+
+    beta1: float = 0.0
+    beta2: float = 0.99
+    eps: float = 1e-8
+    ema_beta: float = 0.999
+    ema_rampup: bool = True  # beta_t = min(ema_beta, (1 + t) / (10 + t)): small runs still average
+    reset_adam_on_phase: bool = True
+    n_critic: int = 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How clips are read for training."""
+
+    mirror: bool = True  # same horizontal flip on every frame of a clip
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything about a run that does not change the model: seed, device, precision, cadence."""
+
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    snapshot_kimg: float = 50.0
+    sample_kimg: float = 50.0
+    keep_checkpoints: int = 3
+    sample_grid: tuple[int, int] = (4, 4)
+    log_every_steps: int = 10
+    on_nonfinite: str = "stop"  # stop | rollback
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run. Build it with :func:`load_config`; never edit source to pick an experiment."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# building from plain data
+
+
+def _closest(key: str, valid: Sequence[str]) -> str:
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.0)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert a YAML value to the annotated type, or raise a one-line ConfigError."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return build_dataclass(annotation, value, where)
+    if annotation is Any:
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {list(value)!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin in (dict, collections.abc.Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        kt, vt = args
+        return {_coerce(k, kt, f"{where} key"): _coerce(v, vt, f"{where}[{k}]") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        for a in args:
+            try:
+                return _coerce(value, a, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} is not a valid {annotation}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def build_dataclass(cls: type, data: Mapping[str, Any], where: str = "config") -> Any:
+    """Build ``cls`` from a mapping, rejecting unknown keys with the closest valid name."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown key '{where}.{key}'{_closest(str(key), names)}".replace("config.", "", 1))
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}".replace("config.", "", 1))
+    return cls(**kwargs)
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclass -> nested dicts/lists of YAML-safe values (the inverse of build_dataclass)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def validate(cfg: Config) -> Config:
+    """Check cross-field rules; return ``cfg`` unchanged or raise one ConfigError."""
+    from provgan.levels import validate_plan  # local import: levels imports this module's types
+
+    m = cfg.model
+    validate_plan(m.plan)
+    if len(m.g_channels) != len(m.plan):
+        raise ConfigError(f"model.g_channels has {len(m.g_channels)} entries but model.plan has "
+                          f"{len(m.plan)} levels: give one channel count per level")
+    if m.d_channels and len(m.d_channels) != len(m.plan):
+        raise ConfigError(f"model.d_channels has {len(m.d_channels)} entries but model.plan has "
+                          f"{len(m.plan)} levels (leave it empty to mirror g_channels)")
+    for name, value in (("latent_dim", m.latent_dim), ("feature_dim", m.feature_dim),
+                        ("image_channels", m.image_channels), ("mbstd_group", m.mbstd_group)):
+        if value < 1:
+            raise ConfigError(f"model.{name} must be >= 1, got {value}")
+    if any(c < 1 for c in m.g_channels + m.d_channels):
+        raise ConfigError("model channel counts must all be >= 1")
+    if cfg.loss.name not in LOSS_NAMES:
+        raise ConfigError(f"loss.name '{cfg.loss.name}' is not one of {', '.join(LOSS_NAMES)}"
+                          f"{_closest(cfg.loss.name, LOSS_NAMES)}")
+    s = cfg.schedule
+    if s.stable_kimg <= 0 or s.fade_kimg < 0 or s.total_kimg <= 0:
+        raise ConfigError("schedule: stable_kimg and total_kimg must be > 0, fade_kimg >= 0")
+    if any(b < 1 for b in s.minibatch.values()) or s.minibatch_default < 1:
+        raise ConfigError("schedule.minibatch values must be >= 1")
+    if cfg.run.precision not in PRECISIONS:
+        raise ConfigError(f"run.precision '{cfg.run.precision}' is not one of {', '.join(PRECISIONS)}")
+    if cfg.run.device not in DEVICES and not cfg.run.device.startswith("cuda:"):
+        raise ConfigError(f"run.device '{cfg.run.device}' is not one of {', '.join(DEVICES)}")
+    if cfg.run.on_nonfinite not in ("stop", "rollback"):
+        raise ConfigError(f"run.on_nonfinite must be 'stop' or 'rollback', got '{cfg.run.on_nonfinite}'")
+    if cfg.run.keep_checkpoints < 1:
+        raise ConfigError("run.keep_checkpoints must be >= 1")
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# presets, files and overrides
+
+
+def preset_names() -> list[str]:
+    """Names of the YAML presets shipped with the package."""
+    folder = resources.files("provgan") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__}: "
+                          f"{str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level")
+    return data
+
+
+def _load_raw(name_or_path: str) -> dict[str, Any]:
+    """Raw YAML dict of a preset name or a file, following ``base:`` to another preset/file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file '{name_or_path}' does not exist")
+        data = _read_yaml(path.read_text(), str(path))
+        data.setdefault("name", path.stem)
+    else:
+        names = preset_names()
+        if name_or_path not in names:
+            raise ConfigError(f"unknown preset '{name_or_path}'{_closest(name_or_path, names)}; "
+                              f"presets: {', '.join(names)}")
+        text = (resources.files("provgan") / "configs" / f"{name_or_path}.yaml").read_text()
+        data = _read_yaml(text, f"preset {name_or_path}")
+        data.setdefault("name", name_or_path)
+    base = data.pop("base", None)
+    if base is not None:
+        merged = _load_raw(str(base))
+        merged.pop("name", None)
+        return deep_merge(merged, data)
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
+    """``["loss.name=wgan-gp", "schedule.stable_kimg=10"]`` -> nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. loss.name=wgan-gp)")
+        key, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+    return validate(build_dataclass(Config, data))
+
+
+def load_config(name_or_path: str = "digits-32", overrides: Sequence[str] = ()) -> Config:
+    """Load a preset name or a YAML file, apply ``key=value`` overrides, validate."""
+    data = deep_merge(_load_raw(name_or_path), parse_overrides(overrides))
+    return config_from_dict(data)
+
+
+def architecture_diff(a: Config, b: Config) -> list[str]:
+    """Keys of ``model`` and ``loss.name`` that differ: what makes two checkpoints incompatible."""
+    pa, pb = to_plain(a.model), to_plain(b.model)
+    keys = [f"model.{k}" for k in pa if pa[k] != pb[k]]
+    if (a.loss.name in ("swgan", "swgan-eq53")) != (b.loss.name in ("swgan", "swgan-eq53")):
+        keys.append("loss.name")
+    return keys

@@ -1,0 +1,209 @@
+"""Adversarial losses as pure functions of a critic and a batch.
+
+Every loss takes a :class:`Critic` (the discriminator bound to the current level and fade weight),
+real and fake clips, and a :class:`~provgan.config.LossConfig`; it returns a :class:`LossOut` with the
+scalar to minimise and its named terms for logging. Losses never step an optimizer.
+
+* ``wgan-gp`` (PGGAN; thesis eq. 2.7): D: D(fake) - D(real) + 10 (||grad D(xhat)|| - 1)^2 + 0.001 D(real)^2.
+* ``swgan`` (thesis ch. 5 in the form of the reference code): D minimises f(E(real)) - f(E(fake))
+  + lambda1 ||(1 - t) grad_xhat f(E(xhat))||^2 + lambda2 mean_k (lambda_k h(o_k) - 0.01)^2 where
+  xhat = real + t (fake - real), o_k = phi(lambda_k theta_k^T yhat + b_k) at the feature interpolate
+  yhat = (1 - t') E(real) + t' E(fake), and h(o) = relu(o) + 0.2 relu(-o). G minimises f(E(fake)).
+* ``swgan-eq53``: the thesis' eq. 5.3 itself: lambda1 E ||J_E(xhat)||_F^2 (one-backward estimate with a
+  Gaussian probe v: E_v ||J^T v||^2 = ||J||_F^2) + lambda2 E (||grad_y f(yhat)|| - k)^2.
+* ``ns`` (non-saturating logistic, optional R1) and ``hinge``, used by the baselines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from provgan.config import LossConfig
+from provgan.nn.sliced_head import SlicedHead
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Critic:
+    """The discriminator at a fixed level and alpha: ``features`` x -> E(x), ``head`` E(x) -> score."""
+
+    features: Callable[[Tensor], Tensor]
+    head: Callable[[Tensor], Tensor]
+    sliced: SlicedHead | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x)).float().reshape(x.shape[0])
+
+
+@dataclass
+class LossOut:
+    loss: Tensor  # scalar to minimise
+    terms: dict[str, Tensor]  # detached scalars, named for logging ("Loss/D/gp", ...)
+
+
+def _per_sample(shape_like: Tensor) -> Tensor:
+    """Uniform t in [0, 1), one per sample, broadcastable against ``shape_like``."""
+    return torch.rand([shape_like.shape[0]] + [1] * (shape_like.ndim - 1), device=shape_like.device,
+                      dtype=torch.float32)
+
+
+def _interpolate(reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor]:
+    t = _per_sample(reals)
+    xhat = torch.lerp(reals.detach().float(), fakes.detach().float(), t).to(reals.dtype)
+    return xhat.requires_grad_(True), t
+
+
+def _input_grad(outputs: Tensor, inputs: Tensor) -> Tensor:
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad.float()
+
+
+def _out(loss_per_sample: Tensor, **terms: Tensor) -> LossOut:
+    return LossOut(loss_per_sample.mean(), {k: v.detach().float().mean() for k, v in terms.items()})
+
+
+# ---------------------------------------------------------------------------------------------
+# WGAN-GP
+
+
+def wgan_gp_penalty(critic: Callable[[Tensor], Tensor], xhat: Tensor) -> Tensor:
+    """Per-sample (||grad_xhat D(xhat)||_2 - 1)^2 (Gulrajani et al. 2017)."""
+    grad = _input_grad(critic(xhat), xhat)
+    return (grad.flatten(1).norm(dim=1) - 1.0).square()
+
+
+def wgan_gp_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    real, fake = critic(reals), critic(fakes)
+    xhat, _ = _interpolate(reals, fakes)
+    gp = wgan_gp_penalty(critic, xhat)
+    drift = real.square()
+    total = fake - real + cfg.gp_weight * gp + cfg.drift_weight * drift
+    return _out(total, real=real, fake=fake, gp=gp, drift=drift, wdist=real - fake)
+
+
+def wgan_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    fake = critic(fakes)
+    return _out(-fake, fake=fake)
+
+
+# ---------------------------------------------------------------------------------------------
+# SWGAN
+
+
+def feature_projection_penalty(head: SlicedHead, yhat: Tensor, target: float) -> Tensor:
+    """Per-sample mean_k (lambda_k h(o_k) - target)^2, h(o) = relu(o) + 0.2 relu(-o) (reference code)."""
+    o = head.slices(yhat)
+    h = F.relu(o) + 0.2 * F.relu(-o)
+    return (head.scale * h - target).square().mean(dim=1)
+
+
+def swgan_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    head = _sliced(critic)
+    e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
+    f_real, f_fake = head(e_real), head(e_fake)
+    xhat, t = _interpolate(reals, fakes)
+    grad = _input_grad(head(critic.features(xhat).float()), xhat)
+    gp = ((1.0 - t) * grad).flatten(1).square().sum(dim=1)
+    t2 = _per_sample(e_real)
+    yhat = (1.0 - t2) * e_real + t2 * e_fake
+    proj = feature_projection_penalty(head, yhat, cfg.swgan_target)
+    total = f_real - f_fake + cfg.swgan_lambda1 * gp + cfg.swgan_lambda2 * proj
+    return _out(total, real=f_real, fake=f_fake, gp=gp, proj=proj, swdist=f_fake - f_real)
+
+
+def swgan_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    fake = _sliced(critic)(critic.features(fakes).float())
+    return _out(fake, fake=fake)
+
+
+def jacobian_frobenius_sq(features: Callable[[Tensor], Tensor], xhat: Tensor) -> Tensor:
+    """Per-sample unbiased estimate of ||dE/dx||_F^2: ||J^T v||^2 with v ~ N(0, I) (one backward)."""
+    e = features(xhat).float()
+    v = torch.randn_like(e)
+    jv = _input_grad(e * v, xhat)
+    return jv.flatten(1).square().sum(dim=1)
+
+
+def swgan_eq53_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    """Eq. 5.3: the feature interpolates yhat are detached so the second penalty constrains f alone."""
+    head = _sliced(critic)
+    e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
+    f_real, f_fake = head(e_real), head(e_fake)
+    xhat, _ = _interpolate(reals, fakes)
+    jac = jacobian_frobenius_sq(critic.features, xhat)
+    t2 = _per_sample(e_real)
+    yhat = torch.lerp(e_real.detach(), e_fake.detach(), t2).requires_grad_(True)
+    gy = _input_grad(head(yhat), yhat)
+    lip = (gy.norm(dim=1) - cfg.eq53_k).square()
+    total = f_real - f_fake + cfg.swgan_lambda1 * jac + cfg.swgan_lambda2 * lip
+    return _out(total, real=f_real, fake=f_fake, jac=jac, lip=lip, swdist=f_fake - f_real)
+
+
+def _sliced(critic: Critic) -> SlicedHead:
+    if critic.sliced is None:
+        raise ValueError("the swgan losses need a critic with a sliced head")
+    return critic.sliced
+
+
+# ---------------------------------------------------------------------------------------------
+# non-saturating logistic and hinge
+
+
+def r1_penalty(critic: Critic, reals: Tensor) -> Tensor:
+    x = reals.detach().requires_grad_(True)
+    return _input_grad(critic(x), x).flatten(1).square().sum(dim=1)
+
+
+def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    real, fake = critic(reals), critic(fakes)
+    total = F.softplus(fake) + F.softplus(-real)
+    terms = dict(real=real, fake=fake)
+    if cfg.r1_gamma > 0:
+        r1 = r1_penalty(critic, reals)
+        total = total + 0.5 * cfg.r1_gamma * r1
+        terms["r1"] = r1
+    return _out(total, **terms)
+
+
+def ns_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    fake = critic(fakes)
+    return _out(F.softplus(-fake), fake=fake)
+
+
+def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+    real, fake = critic(reals), critic(fakes)
+    total = F.relu(1.0 - real) + F.relu(1.0 + fake)
+    terms = dict(real=real, fake=fake)
+    if cfg.r1_gamma > 0:
+        r1 = r1_penalty(critic, reals)
+        total = total + 0.5 * cfg.r1_gamma * r1
+        terms["r1"] = r1
+    return _out(total, **terms)
+
+
+@dataclass(frozen=True)
+class LossPair:
+    d: Callable[[Critic, Tensor, Tensor, LossConfig], LossOut]
+    g: Callable[[Critic, Tensor, LossConfig], LossOut]
+    sliced: bool  # needs the SWGAN head rather than D's scalar output
+
+
+LOSSES: dict[str, LossPair] = {
+    "wgan-gp": LossPair(wgan_gp_d, wgan_g, sliced=False),
+    "swgan": LossPair(swgan_d, swgan_g, sliced=True),
+    "swgan-eq53": LossPair(swgan_eq53_d, swgan_g, sliced=True),
+    "ns": LossPair(ns_d, ns_g, sliced=False),
+    "hinge": LossPair(hinge_d, wgan_g, sliced=False),
+}
+
+
+def get_loss(name: str) -> LossPair:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss '{name}'; choose from {', '.join(LOSSES)}") from None

@@ -1,0 +1,104 @@
+"""The progressive 3D discriminator, the mirror of the generator (thesis ch. 4, Table A.2).
+
+fromRGB_L (1x1x1 conv + LReLU) -> for each level L..1: conv C_L->C_L, LReLU, conv C_L->C_{L-1}, LReLU,
+average-pool by (tT, 2, 2) -> epilogue at the smallest level: minibatch stddev (§4.2), conv, dense to
+the feature E(x) (``feature_dim``, 128) with LReLU. E(x) feeds the SWGAN sliced head (ch. 5); an
+optional linear dense 128 -> 1 (gain 1) gives the scalar critic for WGAN-GP, NS and hinge.
+
+While level L fades in: ``x = fade(fromRGB_{L-1}(pool(v)), block_L(fromRGB_L(v)), alpha)`` (§4.1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from provgan.config import ModelConfig, Shape
+from provgan.levels import fade, growth_factor
+from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, assert_shape, downsample,
+                               leaky_relu)
+
+
+class FromRGB(nn.Module):
+    def __init__(self, image_channels: int, channels: int):
+        super().__init__()
+        self.conv = EqualizedConv3d(image_channels, channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return leaky_relu(self.conv(x))
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3x3 convolutions with LReLU, then average pooling by the level's (tT, 2, 2)."""
+
+    def __init__(self, in_channels: int, out_channels: int, factor: Shape):
+        super().__init__()
+        self.factor = factor
+        self.conv0 = EqualizedConv3d(in_channels, in_channels)
+        self.conv1 = EqualizedConv3d(in_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = leaky_relu(self.conv0(x))
+        x = leaky_relu(self.conv1(x))
+        return downsample(x, self.factor)
+
+
+class DiscriminatorEpilogue(nn.Module):
+    """Minibatch stddev -> conv 3x3x3 -> dense to the feature vector E(x), LReLU."""
+
+    def __init__(self, channels: int, shape: Shape, feature_dim: int, mbstd_group: int):
+        super().__init__()
+        self.mbstd = MinibatchStdDev(mbstd_group)
+        self.conv = EqualizedConv3d(channels + 1, channels)
+        self.dense = EqualizedLinear(channels * math.prod(shape), feature_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = leaky_relu(self.conv(self.mbstd(x)))
+        return leaky_relu(self.dense(x.flatten(1)))
+
+
+class Discriminator(nn.Module):
+    """D.features(x, level, alpha) -> E(x) of shape (N, feature_dim); D(x, ...) -> scalar critic (N,)."""
+
+    def __init__(self, cfg: ModelConfig, score_head: bool = True):
+        super().__init__()
+        self.plan: tuple[Shape, ...] = tuple(tuple(s) for s in cfg.plan)  # type: ignore[misc]
+        self.image_channels = cfg.image_channels
+        self.feature_dim = cfg.feature_dim
+        ch = cfg.discriminator_channels
+        self.from_rgb = nn.ModuleList(FromRGB(cfg.image_channels, c) for c in ch)
+        blocks: list[nn.Module] = [nn.Identity()]  # level 0 has no block: the epilogue follows fromRGB
+        for level in range(1, len(self.plan)):
+            blocks.append(DiscriminatorBlock(ch[level], ch[level - 1], growth_factor(self.plan, level)))
+        self.blocks = nn.ModuleList(blocks)
+        self.epilogue = DiscriminatorEpilogue(ch[0], self.plan[0], cfg.feature_dim, cfg.mbstd_group)
+        self.score = EqualizedLinear(cfg.feature_dim, 1, gain=1.0) if score_head else None
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.plan)
+
+    def input_shape(self, level: int) -> tuple[int, int, int, int]:
+        return (self.image_channels, *self.plan[level])
+
+    def features(self, x: torch.Tensor, level: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        """E(x): the 128-d feature the SWGAN head slices (thesis ch. 5)."""
+        level = self.num_levels - 1 if level is None else level
+        if not 0 <= level < self.num_levels:
+            raise ValueError(f"level {level} is outside this {self.num_levels}-level discriminator")
+        assert_shape(x, [None, *self.input_shape(level)], f"discriminator input at level {level}")
+        h = self.from_rgb[level](x)
+        if level > 0:
+            h = self.blocks[level](h)
+            if alpha < 1.0:
+                h = fade(self.from_rgb[level - 1](downsample(x, self.blocks[level].factor)), h, alpha)
+        for lv in range(level - 1, 0, -1):
+            h = self.blocks[lv](h)
+        return self.epilogue(h)
+
+    def forward(self, x: torch.Tensor, level: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        if self.score is None:
+            raise RuntimeError("this discriminator was built without a scalar head (SWGAN uses the sliced head)")
+        return self.score(self.features(x, level, alpha)).squeeze(1)

@@ -1,0 +1,99 @@
+"""The progressive 3D generator (thesis ch. 4, Table A.1).
+
+Level 0: pixel-normalised latent -> dense to C0*T0*H0*W0 (gain sqrt(2)/4) -> LReLU -> PixelNorm ->
+conv 3x3x3 -> LReLU -> PixelNorm. Each further level: nearest upsample by the level's (tT, 2, 2) ->
+two (conv -> LReLU -> PixelNorm), the first mapping C_{L-1} to C_L channels. Every level has its own
+linear 1x1x1 toRGB. The network runs at the shape of the level asked for; while a level fades in,
+its output is ``fade(up(toRGB_{L-1}(h)), toRGB_L(block_L(h)), alpha)`` (§4.1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from provgan.config import ModelConfig, Shape
+from provgan.levels import fade, growth_factor
+from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, leaky_relu, pixel_norm,
+                               upsample)
+
+
+class FirstGeneratorBlock(nn.Module):
+    """Latent vector -> features at the smallest level's shape."""
+
+    def __init__(self, latent_dim: int, channels: int, shape: Shape):
+        super().__init__()
+        self.channels, self.shape = channels, shape
+        self.dense = EqualizedLinear(latent_dim, channels * math.prod(shape), gain=math.sqrt(2) / 4)
+        self.conv = EqualizedConv3d(channels, channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.dense(pixel_norm(z)).reshape(z.shape[0], self.channels, *self.shape)
+        x = pixel_norm(leaky_relu(x))
+        return pixel_norm(leaky_relu(self.conv(x)))
+
+
+class GeneratorBlock(nn.Module):
+    """Upsample by (tT, 2, 2), then two 3x3x3 convolutions, each followed by LReLU and PixelNorm."""
+
+    def __init__(self, in_channels: int, out_channels: int, factor: Shape):
+        super().__init__()
+        self.factor = factor
+        self.conv0 = EqualizedConv3d(in_channels, out_channels)
+        self.conv1 = EqualizedConv3d(out_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = upsample(x, self.factor)
+        x = pixel_norm(leaky_relu(self.conv0(x)))
+        return pixel_norm(leaky_relu(self.conv1(x)))
+
+
+class Generator(nn.Module):
+    """G(z, level, alpha) -> clips of shape (N, image_channels, T_L, H_L, W_L), linear output (~[-1, 1])."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.plan: tuple[Shape, ...] = tuple(tuple(s) for s in cfg.plan)  # type: ignore[misc]
+        self.latent_dim = cfg.latent_dim
+        self.image_channels = cfg.image_channels
+        ch = cfg.g_channels
+        blocks: list[nn.Module] = [FirstGeneratorBlock(cfg.latent_dim, ch[0], self.plan[0])]
+        for level in range(1, len(self.plan)):
+            blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level)))
+        self.blocks = nn.ModuleList(blocks)
+        self.to_rgb = nn.ModuleList(EqualizedConv3d(c, cfg.image_channels, kernel_size=1, gain=1.0) for c in ch)
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.plan)
+
+    def output_shape(self, level: int) -> tuple[int, int, int, int]:
+        return (self.image_channels, *self.plan[level])
+
+    def forward(self, z: torch.Tensor, level: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        level = self.num_levels - 1 if level is None else level
+        if not 0 <= level < self.num_levels:
+            raise ValueError(f"level {level} is outside this {self.num_levels}-level generator")
+        assert_shape(z, [None, self.latent_dim], "generator latent")
+        h = self.blocks[0](z)
+        for block in self.blocks[1:level]:
+            h = block(h)
+        if level == 0:
+            return self.to_rgb[0](h)
+        new = self.to_rgb[level](self.blocks[level](h))
+        if alpha >= 1.0:
+            return new
+        old = upsample(self.to_rgb[level - 1](h), self.blocks[level].factor)
+        return fade(old, new, alpha)
+
+    def num_parameters(self, level: int | None = None) -> int:
+        """Parameters used at ``level`` when stable: blocks 0..level and that level's toRGB only.
+
+        This is how Table A.1 counts (earlier toRGB layers are not part of the final network);
+        for the thesis-256 plan it gives 3,710,155.
+        """
+        level = self.num_levels - 1 if level is None else level
+        modules = list(self.blocks[: level + 1]) + [self.to_rgb[level]]
+        return sum(p.numel() for m in modules for p in m.parameters())
