@@ -126,9 +126,12 @@ def kimg_to_reach(plan: Sequence[Shape], sched: ScheduleConfig, level: int) -> f
 
 
 def adam_reset_due(previous: Position, current: Position) -> bool:
-    """PGGAN resets Adam when floor(lod) or ceil(lod) changes: when a fade starts and when it ends."""
-    return (math.floor(previous.lod) != math.floor(current.lod)
-            or math.ceil(previous.lod) != math.ceil(current.lod))
+    """True when a fade starts or ends between two positions (PGGAN resets Adam then).
+
+    PGGAN tests floor/ceil of lod, which fires one step after alpha leaves 0; comparing the phase
+    (level, fading) fires at the boundary itself.
+    """
+    return previous.phase != current.phase
 
 
 # ---------------------------------------------------------------------------------------------

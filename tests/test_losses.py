@@ -1,0 +1,99 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from provgan.config import LossConfig, load_config
+from provgan.losses import Critic, LOSSES, get_loss, jacobian_frobenius_sq
+from provgan.nn import Discriminator, Generator, SlicedHead
+
+
+def _setup(score_head=True):
+    torch.manual_seed(0)
+    cfg = load_config("tiny").model
+    d = Discriminator(cfg, score_head=score_head)
+    head = SlicedHead(cfg.feature_dim)
+    reals = torch.randn(4, 3, *cfg.plan[1])
+    fakes = torch.randn(4, 3, *cfg.plan[1])
+    return cfg, d, head, reals, fakes
+
+
+def test_wgan_gp_equals_its_definition():
+    cfg, d, _, reals, fakes = _setup()
+    critic = Critic(lambda x: d.features(x, 1, 0.7), d.score)
+    loss_cfg = LossConfig(name="wgan-gp")
+    torch.manual_seed(1)
+    out = get_loss("wgan-gp").d(critic, reals, fakes, loss_cfg)
+    torch.manual_seed(1)
+    t = torch.rand(4, 1, 1, 1, 1)
+    xhat = (reals + t * (fakes - reals)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(xhat).sum(), xhat)
+    gp = (grad.reshape(4, -1).norm(dim=1) - 1) ** 2
+    real, fake = critic(reals), critic(fakes)
+    expected = (fake - real + 10 * gp + 0.001 * real ** 2).mean()
+    assert out.loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out.terms["gp"].item() == pytest.approx(gp.mean().item(), rel=1e-5)
+
+
+def test_swgan_equals_reference_formula():
+    cfg, d, head, reals, fakes = _setup(score_head=False)
+    with torch.no_grad():
+        head.scale.uniform_(0.5, 1.5)
+        head.bias.normal_(0, 0.1)
+    critic = Critic(lambda x: d.features(x, 1, 1.0), head, sliced=head)
+    loss_cfg = LossConfig()
+    torch.manual_seed(3)
+    out = get_loss("swgan").d(critic, reals, fakes, loss_cfg)
+    torch.manual_seed(3)
+    t = torch.rand(4, 1, 1, 1, 1)
+    t2 = torch.rand(4, 1)
+
+    def f(y):  # slice by slice, as written in ch. 5
+        return sum(F.leaky_relu(head.scale[k] * (y @ head.theta[:, k]) + head.bias[k], 0.2)
+                   for k in range(head.num_slices)) / head.num_slices
+
+    e_r, e_f = d.features(reals, 1), d.features(fakes, 1)
+    xhat = (reals + t * (fakes - reals)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(d.features(xhat, 1)).sum(), xhat)
+    gp = ((1 - t) * grad).reshape(4, -1).pow(2).sum(1)
+    yhat = (1 - t2) * e_r + t2 * e_f
+    o = F.leaky_relu(yhat @ head.theta * head.scale + head.bias, 0.2)
+    proj = ((head.scale * (F.relu(o) + 0.2 * F.relu(-o)) - 0.01) ** 2).mean(1)
+    expected = (f(e_r) - f(e_f) + 50 * gp + 10 * proj).mean()
+    assert out.loss.item() == pytest.approx(expected.item(), rel=1e-4)
+    g_out = get_loss("swgan").g(critic, fakes, loss_cfg)
+    assert g_out.loss.item() == pytest.approx(f(e_f).mean().item(), rel=1e-5)
+
+
+def test_jacobian_estimate_is_unbiased():
+    w = torch.randn(3, 5)
+
+    def features(x):
+        return x.flatten(1) @ w.T  # J = w, ||J||_F^2 = sum w^2
+
+    x = torch.randn(1, 5).requires_grad_(True)
+    est = torch.stack([jacobian_frobenius_sq(features, x) for _ in range(4000)]).mean()
+    assert est.item() == pytest.approx(w.square().sum().item(), rel=0.1)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_loss_backpropagates_to_d_and_g(name):
+    cfg = load_config("tiny").model
+    torch.manual_seed(0)
+    g = Generator(cfg)
+    pair = get_loss(name)
+    d = Discriminator(cfg, score_head=not pair.sliced)
+    head = SlicedHead(cfg.feature_dim)
+    critic = Critic(lambda x: d.features(x, 0), head if pair.sliced else d.score, head if pair.sliced else None)
+    fakes = g(torch.randn(4, cfg.latent_dim), 0)
+    out = pair.d(critic, torch.randn(4, 3, *cfg.plan[0]), fakes.detach(), LossConfig(name=name, r1_gamma=1.0))
+    assert torch.isfinite(out.loss)
+    out.loss.backward()
+    assert d.epilogue.dense.weight.grad is not None and d.epilogue.dense.weight.grad.abs().sum() > 0
+    g_out = pair.g(critic, fakes, LossConfig(name=name))
+    g_out.loss.backward()
+    assert g.blocks[0].dense.weight.grad.abs().sum() > 0
+
+
+def test_unknown_loss():
+    with pytest.raises(ValueError, match="unknown loss"):
+        get_loss("lsgan")
