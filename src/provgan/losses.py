@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from provgan.config import LossConfig
 from provgan.nn.sliced_head import SlicedHead
+from provgan.shard import SINGLE, Shard
 
 Tensor = torch.Tensor
 
@@ -46,14 +47,18 @@ class LossOut:
     terms: dict[str, Tensor]  # detached scalars, named for logging ("Loss/D/gp", ...)
 
 
-def _per_sample(shape_like: Tensor) -> Tensor:
-    """Uniform t in [0, 1), one per sample, broadcastable against ``shape_like``."""
-    return torch.rand([shape_like.shape[0]] + [1] * (shape_like.ndim - 1), device=shape_like.device,
-                      dtype=torch.float32)
+def _per_sample(shape_like: Tensor, shard: Shard) -> Tensor:
+    """Uniform t in [0, 1), one per sample, broadcastable against ``shape_like``.
+
+    Drawn for the global batch on the CPU generator and sharded, so runs on 1 or K processes, CPU or
+    CUDA, draw the same numbers.
+    """
+    t = shard.take(torch.rand(shape_like.shape[0] * shard.world))
+    return t.reshape([-1] + [1] * (shape_like.ndim - 1)).to(shape_like.device)
 
 
-def _interpolate(reals: Tensor, fakes: Tensor) -> tuple[Tensor, Tensor]:
-    t = _per_sample(reals)
+def _interpolate(reals: Tensor, fakes: Tensor, shard: Shard) -> tuple[Tensor, Tensor]:
+    t = _per_sample(reals, shard)
     xhat = torch.lerp(reals.detach().float(), fakes.detach().float(), t).to(reals.dtype)
     return xhat.requires_grad_(True), t
 
@@ -77,9 +82,10 @@ def wgan_gp_penalty(critic: Callable[[Tensor], Tensor], xhat: Tensor) -> Tensor:
     return (grad.flatten(1).norm(dim=1) - 1.0).square()
 
 
-def wgan_gp_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+def wgan_gp_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+                shard: Shard = SINGLE) -> LossOut:
     real, fake = critic(reals), critic(fakes)
-    xhat, _ = _interpolate(reals, fakes)
+    xhat, _ = _interpolate(reals, fakes, shard)
     gp = wgan_gp_penalty(critic, xhat)
     drift = real.square()
     total = fake - real + cfg.gp_weight * gp + cfg.drift_weight * drift
@@ -102,14 +108,15 @@ def feature_projection_penalty(head: SlicedHead, yhat: Tensor, target: float) ->
     return (head.scale * h - target).square().mean(dim=1)
 
 
-def swgan_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+def swgan_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+                shard: Shard = SINGLE) -> LossOut:
     head = _sliced(critic)
     e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
     f_real, f_fake = head(e_real), head(e_fake)
-    xhat, t = _interpolate(reals, fakes)
+    xhat, t = _interpolate(reals, fakes, shard)
     grad = _input_grad(head(critic.features(xhat).float()), xhat)
     gp = ((1.0 - t) * grad).flatten(1).square().sum(dim=1)
-    t2 = _per_sample(e_real)
+    t2 = _per_sample(e_real, shard)
     yhat = (1.0 - t2) * e_real + t2 * e_fake
     proj = feature_projection_penalty(head, yhat, cfg.swgan_target)
     total = f_real - f_fake + cfg.swgan_lambda1 * gp + cfg.swgan_lambda2 * proj
@@ -129,14 +136,15 @@ def jacobian_frobenius_sq(features: Callable[[Tensor], Tensor], xhat: Tensor) ->
     return jv.flatten(1).square().sum(dim=1)
 
 
-def swgan_eq53_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+def swgan_eq53_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+                shard: Shard = SINGLE) -> LossOut:
     """Eq. 5.3: the feature interpolates yhat are detached so the second penalty constrains f alone."""
     head = _sliced(critic)
     e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
     f_real, f_fake = head(e_real), head(e_fake)
-    xhat, _ = _interpolate(reals, fakes)
+    xhat, _ = _interpolate(reals, fakes, shard)
     jac = jacobian_frobenius_sq(critic.features, xhat)
-    t2 = _per_sample(e_real)
+    t2 = _per_sample(e_real, shard)
     yhat = torch.lerp(e_real.detach(), e_fake.detach(), t2).requires_grad_(True)
     gy = _input_grad(head(yhat), yhat)
     lip = (gy.norm(dim=1) - cfg.eq53_k).square()
@@ -159,7 +167,8 @@ def r1_penalty(critic: Critic, reals: Tensor) -> Tensor:
     return _input_grad(critic(x), x).flatten(1).square().sum(dim=1)
 
 
-def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+                shard: Shard = SINGLE) -> LossOut:
     real, fake = critic(reals), critic(fakes)
     total = F.softplus(fake) + F.softplus(-real)
     terms = dict(real=real, fake=fake)
@@ -175,7 +184,8 @@ def ns_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
     return _out(F.softplus(-fake), fake=fake)
 
 
-def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> LossOut:
+def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+                shard: Shard = SINGLE) -> LossOut:
     real, fake = critic(reals), critic(fakes)
     total = F.relu(1.0 - real) + F.relu(1.0 + fake)
     terms = dict(real=real, fake=fake)
@@ -188,7 +198,7 @@ def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig) -> Lo
 
 @dataclass(frozen=True)
 class LossPair:
-    d: Callable[[Critic, Tensor, Tensor, LossConfig], LossOut]
+    d: Callable[..., LossOut]  # (critic, reals, fakes, cfg, shard=SINGLE)
     g: Callable[[Critic, Tensor, LossConfig], LossOut]
     sliced: bool  # needs the SWGAN head rather than D's scalar output
 
