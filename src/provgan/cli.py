@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "provgan.metrics.cli:evaluate",
     "classifier": "provgan.metrics.cli:classifier",
     "weights": "provgan.metrics.cli:weights",
-    "faces": "provgan.data.faces_cli:faces",
+    "faces": "provgan.faces.cli:faces",
     "report": "provgan.report:report",
 }
 

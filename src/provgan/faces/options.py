@@ -1,0 +1,70 @@
+"""Options of the face-dynamics builder (thesis §7.1), one frozen dataclass checked once.
+
+Defaults follow the thesis where it names a value (31 consecutive face frames, SIFT matches for shot
+boundaries and identity, Haar-cascade detection, 68 landmarks, similarity alignment); the rest
+(thresholds, smoothing width, analysis sizes) are ours and were chosen on real videos (see
+tests/faces and benchmarks/faces.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provgan.errors import ProvganError
+
+SHOT_METHODS = ("sift", "scenedetect")
+
+
+@dataclass(frozen=True)
+class FacesOptions:
+    """Everything `provgan faces` can be told; validated by :meth:`check`."""
+
+    min_frames: int = 31  # thesis §7.1: at least 31 consecutive frames with a face
+    size: int = 256  # side of the aligned square crop in pixels
+    margin: float = 0.25  # context around the template's face box, as a fraction of the box per side
+    shots: str = "sift"  # "sift" (the thesis' method) or "scenedetect" (PySceneDetect, faster)
+    workers: int = 1
+    # shot boundaries by SIFT: a cut where good matches < fraction * keypoints of the poorer frame
+    shot_match_fraction: float = 0.2
+    sift_width: int = 256  # longer side of the grey frame SIFT runs on
+    scenedetect_threshold: float = 27.0  # PySceneDetect ContentDetector's default
+    # Haar-cascade detection
+    detect_width: int = 400  # frames wider than this are shrunk before detection (boxes scaled back)
+    min_face: float = 0.15  # smallest face side, as a fraction of the shorter frame side
+    haar_neighbors: int = 5
+    haar_scale: float = 1.1
+    # alignment: Gaussian smoothing of the similarity transform along a track, in frames
+    smooth_sigma: float = 2.0
+    # identity check between the first and last aligned faces of a track
+    identity_min_matches: int = 3  # carphone, one person: 12 first/last, >= 3 at any gap >= 31
+    identity_size: int = 128  # side the two faces are compared at, whatever --size is
+    progress_every: int = 25  # frames between two progress reports of a video
+
+    def check(self) -> "FacesOptions":
+        """Raise a one-line ProvganError for a value a user could have mistyped; return self."""
+        if self.shots not in SHOT_METHODS:
+            raise ProvganError(f"--shots must be one of {', '.join(SHOT_METHODS)}, not {self.shots!r}")
+        if self.min_frames < 2:
+            raise ProvganError(f"--min-frames must be at least 2 (the thesis used 31), not {self.min_frames}")
+        if not 16 <= self.size <= 4096:
+            raise ProvganError(f"--size must be between 16 and 4096 pixels, not {self.size}")
+        if self.workers < 1:
+            raise ProvganError(f"--workers must be at least 1, not {self.workers}")
+        if not 0.0 <= self.margin <= 2.0:
+            raise ProvganError(f"--margin must be between 0 and 2 (fraction of the face box), not {self.margin}")
+        if not 0.0 < self.shot_match_fraction < 1.0:
+            raise ProvganError(f"shot_match_fraction must be in (0, 1), not {self.shot_match_fraction}")
+        if self.smooth_sigma < 0:
+            raise ProvganError(f"--smooth must be >= 0 frames, not {self.smooth_sigma}")
+        if self.detect_width < 64:
+            raise ProvganError(f"--detect-width must be at least 64 pixels, not {self.detect_width}")
+        if self.identity_min_matches < 0:
+            raise ProvganError(f"--identity-matches must be >= 0 (0 turns the check off), not {self.identity_min_matches}")
+        return self
+
+    def signature(self) -> dict:
+        """The options that change the clips written; a re-run into the same folder must match them."""
+        keys = ("min_frames", "size", "margin", "shots", "shot_match_fraction", "sift_width",
+                "scenedetect_threshold", "detect_width", "min_face", "haar_neighbors", "haar_scale",
+                "smooth_sigma", "identity_min_matches", "identity_size")
+        return {k: getattr(self, k) for k in keys}

@@ -1,0 +1,76 @@
+"""Face tracks: runs of consecutive one-face frames inside a shot, and the identity check (thesis §7.1).
+
+The thesis kept "consecutive frames from those shots on which face detection was successful", at
+least 31 of them, then used "SIFT feature matching again ... to remove clips containing different
+personalities across frames". Here a track is a maximal run of frames of one shot with exactly one
+detected face whose box moves continuously (a box that jumps by more than half its size between two
+frames is another face or a false detection, so the run is split there: our addition, cheap and
+conservative). Identity: SIFT matches between the first and the last aligned face of the track.
+Because both are aligned to the same template, a true match joins nearby points, so matches that
+join points farther apart than a tenth of the crop are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from provgan.faces.shots import good_matches
+
+MAX_JUMP = 0.5  # box centre shift between consecutive frames, in units of the box side
+MATCH_RADIUS = 0.1  # largest distance between matched points of two aligned faces, in crop sides
+
+
+@dataclass(frozen=True)
+class Track:
+    """Frames ``[start, stop)`` of shot number ``shot`` holding one face each."""
+
+    shot: int
+    start: int
+    stop: int
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+def box_jumps(a: Sequence[int], b: Sequence[int], max_jump: float = MAX_JUMP) -> bool:
+    """Whether box ``b`` (x, y, w, h) is too far from ``a`` to be the same face one frame later."""
+    ca = np.array([a[0] + a[2] / 2, a[1] + a[3] / 2])
+    cb = np.array([b[0] + b[2] / 2, b[1] + b[3] / 2])
+    side = (a[2] + a[3] + b[2] + b[3]) / 4
+    return bool(np.hypot(*(ca - cb)) > max_jump * side)
+
+
+def find_tracks(boxes: Sequence[np.ndarray], shots: Sequence[tuple[int, int]], min_frames: int) -> list[Track]:
+    """Maximal runs of frames with exactly one continuous face, within one shot, of >= ``min_frames``.
+
+    ``boxes[i]`` are frame ``i``'s detections (k, 4); ``shots`` are half-open frame ranges.
+    """
+    tracks = []
+    for shot, (start, stop) in enumerate(shots):
+        run = start  # first frame of the current candidate run
+        for i in range(start, stop + 1):
+            one = i < stop and len(boxes[i]) == 1
+            if one and not (i > run and box_jumps(boxes[i - 1][0], boxes[i][0])):
+                continue
+            if i - run >= min_frames:
+                tracks.append(Track(shot, run, i))
+            run = i if one else i + 1
+    return tracks
+
+
+def identity_matches(face_a: np.ndarray, face_b: np.ndarray) -> int:
+    """SIFT matches (Lowe ratio test) between two aligned RGB faces that join nearby points."""
+    sift = cv2.SIFT_create()
+    kp_a, desc_a = sift.detectAndCompute(cv2.cvtColor(face_a, cv2.COLOR_RGB2GRAY), None)
+    kp_b, desc_b = sift.detectAndCompute(cv2.cvtColor(face_b, cv2.COLOR_RGB2GRAY), None)
+    radius = MATCH_RADIUS * max(face_a.shape[:2])
+    count = 0
+    for m in good_matches(desc_a, desc_b):
+        pa, pb = kp_a[m.queryIdx].pt, kp_b[m.trainIdx].pt
+        count += int(np.hypot(pa[0] - pb[0], pa[1] - pb[1]) <= radius)
+    return count
