@@ -94,6 +94,20 @@ def test_progress_events(built):
     assert sorted(k for e, k, _ in events if e == "done") == ["broken", "carphone", "noface"]
 
 
+def test_progress_bars_follow_the_events(built, capsys):
+    from provgan.faces.cli import ProgressBars, format_summary
+
+    _, summary, events = built
+    bars = ProgressBars(workers=2)
+    for event in events:
+        bars(*event)
+    assert bars.overall.n == 3 and not bars.bars and bars.free == [1, 2]
+    bars.close()
+    assert "broken.mp4" in capsys.readouterr().err  # the failed video is reported on its own line
+    text = format_summary(summary)
+    assert "no face: 1" in text and "failed: 1" in text and "30-33" in text
+
+
 def test_rerun_skips_done_videos_and_prepares_a_store(built, source):
     out, first, _ = built
     clip_files = sorted((out / "clips").iterdir())

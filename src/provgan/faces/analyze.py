@@ -68,7 +68,7 @@ def analyze_video(path: Path, options: FacesOptions, models: Models,
         boxes = models.detector(frame)
         result.boxes.append(boxes)
         if len(boxes) == 1:
-            result.landmarks[index] = models.predictor(frame, boxes[0])
+            result.landmarks[index] = models.predictor(frame, boxes[0]).astype(np.float32)
         pending += 1
         if progress is not None and pending == options.progress_every:
             progress(pending)

@@ -22,6 +22,8 @@ import logging
 import multiprocessing as mp
 import queue as queue_lib
 import re
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -80,10 +82,16 @@ def find_jobs(src: Path) -> list[Job]:
 
     jobs, seen = [], set()
     for source in discover_sources(src).sources:
-        stem = re.sub(r"[^\w.-]+", "_", source.rel.rsplit(".", 1)[0] if source.path.is_file() else source.rel)
-        key = stem.replace("/", "__")
-        if key in seen:  # a.mp4 and a.avi side by side
-            key = f"{key}_{source.path.suffix.lstrip('.')}"
+        parts = source.rel.split("/")
+        if source.path.is_file():
+            parts[-1] = source.path.stem
+        key = "__".join(re.sub(r"[^\w.-]+", "_", part) for part in parts)
+        for candidate in (key, f"{key}_{source.path.suffix.lstrip('.')}"):  # a.mp4 and a.avi side by side
+            if candidate not in seen:
+                key = candidate
+                break
+        else:
+            key = f"{key}_{len(jobs)}"
         seen.add(key)
         jobs.append(Job(key, source.path))
     return jobs
@@ -173,7 +181,7 @@ def _worker_job(job: Job, out: Path, options: FacesOptions, events) -> VideoResu
 
 
 def run_jobs(jobs: Sequence[Job], out: Path, options: FacesOptions, report: Report) -> list[VideoResult]:
-    """Process the videos, in a pool of ``options.workers`` spawned processes when more than one."""
+    """Process the videos, in ``options.workers`` spawned processes when more than one."""
     if options.workers <= 1 or len(jobs) <= 1:
         results = []
         for job in jobs:
@@ -181,28 +189,33 @@ def run_jobs(jobs: Sequence[Job], out: Path, options: FacesOptions, report: Repo
             report("done", job.key, results[-1])
         return results
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, ctx.Pool(min(options.workers, len(jobs))) as pool:
+    results: dict[str, VideoResult] = {}
+    with ctx.Manager() as manager, ProcessPoolExecutor(min(options.workers, len(jobs)), mp_context=ctx) as pool:
         events = manager.Queue()
-        pending = {job.key: pool.apply_async(_worker_job, (job, out, options, events)) for job in jobs}
-        results = {}
+        pending = {pool.submit(_worker_job, job, out, options, events): job for job in jobs}
         while pending:
-            _drain(events, report, timeout=0.1)
-            for key in [k for k, r in pending.items() if r.ready()]:
-                results[key] = pending.pop(key).get()
-                _drain(events, report, timeout=0)
-                report("done", key, results[key])
-        return [results[job.key] for job in jobs]
+            finished, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            _drain(events, report)
+            for future in finished:
+                job = pending.pop(future)
+                try:
+                    results[job.key] = future.result()
+                except BrokenProcessPool:
+                    raise ProvganError(f"a worker process died (out of memory, or a crash inside OpenCV/dlib/"
+                                       f"FFmpeg) while processing {job.path} or a video beside it: run again "
+                                       f"to resume, with --workers 1 to see which video it is") from None
+                report("done", job.key, results[job.key])
+    return [results[job.key] for job in jobs]
 
 
-def _drain(events, report: Report, timeout: float) -> None:
+def _drain(events, report: Report) -> None:
     """Forward the progress events the workers queued."""
-    try:
-        item = events.get(timeout=timeout) if timeout else events.get_nowait()
-        while True:
-            report(*item)
+    while True:
+        try:
             item = events.get_nowait()
-    except queue_lib.Empty:
-        return
+        except queue_lib.Empty:
+            return
+        report(*item)
 
 
 def summarize(out: Path, jobs: Sequence[Job], done: dict, new: Sequence[VideoResult]) -> FacesSummary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -43,7 +44,7 @@ class ProgressBars:
             self.free.append(pos)
             self.free.sort()
         if result.status == "failed":
-            self._tqdm.write(f"skipped {result.reason}")
+            self._tqdm.write(f"skipped {result.reason}", file=sys.stderr)
         if self.overall is not None:
             self.overall.set_postfix_str("already done" if skipped else f"{key[-20:]}: {result.status}")
             self.overall.update(1)

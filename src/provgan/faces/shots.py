@@ -94,15 +94,19 @@ def scenedetect_boundaries(path: Path, threshold: float = 27.0, min_scene_len: i
     It decodes the file itself through PyAV with automatic downscaling, which is what makes it faster
     than SIFT matching; it merges cuts closer than ``min_scene_len`` frames (flashes).
     """
+    import av.logging
     from scenedetect import ContentDetector, SceneManager, open_video
 
+    level = av.logging.get_level()
     try:
         video = open_video(str(path), backend="pyav")
+        manager = SceneManager()
+        manager.auto_downscale = True
+        manager.add_detector(ContentDetector(threshold=threshold, min_scene_len=min_scene_len))
+        manager.detect_scenes(video=video, show_progress=False)
     except Exception as exc:  # PySceneDetect raises several types for unreadable files
-        raise ProvganError(f"{path}: PySceneDetect cannot open it ({exc}); check the file or use --shots sift") from exc
-    manager = SceneManager()
-    manager.auto_downscale = True
-    manager.add_detector(ContentDetector(threshold=threshold, min_scene_len=min_scene_len))
-    manager.detect_scenes(video=video, show_progress=False)
-    scenes = manager.get_scene_list()
-    return [int(start.frame_num) for start, _ in scenes[1:]]
+        raise ProvganError(f"{path}: PySceneDetect cannot read it ({exc}): check the file or use --shots sift") from exc
+    finally:
+        # its PyAV backend hands FFmpeg's logging back to FFmpeg (stderr, process-wide): undo that
+        av.logging.set_level(level)
+    return [int(start.frame_num) for start, _ in manager.get_scene_list()[1:]]
