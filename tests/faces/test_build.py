@@ -126,16 +126,27 @@ def test_rerun_skips_done_videos_and_prepares_a_store(built, source):
 
 def test_other_options_into_the_same_folder_are_refused(built, source):
     out, _, _ = built
-    with pytest.raises(ProvganError, match="other options"):
+    with pytest.raises(ProvganError, match="other videos or options"):
         build_faces(source, out, FacesOptions(size=64))
 
 
 def test_two_workers_give_the_same_clips(built, source, tmp_path):
     out, _, _ = built
-    two = build_faces(source, tmp_path / "faces2", FacesOptions(size=SIZE, min_frames=31, workers=2))
-    assert two.status_counts == {"clips": 1, "no-face": 1, "no-track": 0, "failed": 1}
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("carphone.mp4", "noface.mp4"):
+        shutil.copy(source / name, src / name)
+    two = build_faces(src, tmp_path / "faces2", FacesOptions(size=SIZE, min_frames=31, workers=2))
+    assert two.status_counts == {"clips": 1, "no-face": 1, "no-track": 0, "failed": 0}
     clips = [json.loads((o / "manifest.json").read_text())["clips"] for o in (out, tmp_path / "faces2")]
     assert [(c["frames"], c["boxes"]) for c in clips[0]] == [(c["frames"], c["boxes"]) for c in clips[1]]
+    # a video removed from SRC leaves the output folder too
+    (src / "carphone.mp4").unlink()
+    mirror = build_faces(src, tmp_path / "faces2", FacesOptions(size=SIZE, min_frames=31, workers=2))
+    assert (mirror.videos, mirror.processed, mirror.clips) == (1, 0, 0)
+    assert not list((tmp_path / "faces2" / "clips").iterdir())
+    with pytest.raises(ProvganError, match="other videos"):
+        build_faces(source, tmp_path / "faces2", FacesOptions(size=SIZE, min_frames=31))
 
 
 def test_cli_errors_are_one_line_and_write_nothing(source, tmp_path, capsys):

@@ -2,16 +2,18 @@
 
 Output folder layout::
 
-    OUT/options.json      the options that shape the clips (a re-run must use the same ones)
+    OUT/options.json      SRC and the options that shape the clips (a re-run must use the same)
     OUT/clips/*.mp4       aligned clips (a plain folder of videos: ``provgan prepare`` reads it)
     OUT/videos/<key>.json one record per finished source video (what was found, which clips)
     OUT/manifest.json     all clips: source, shot, frame range, boxes; per-video outcomes
     OUT/statistics.json   clip counts per Table 7.2 frame-count bin, and the run's counts
     OUT/store/            with ``--plan``: a prepared store of the clips (provgan.data.prepare)
 
-A video's record is written (atomically) only after all its clips, so an interrupted run resumes by
-skipping the videos that have a record for the same file (path, size, modification time). Videos that
-failed get no record and are tried again next time.
+An output folder belongs to one source folder and one set of options (both checked on every run)
+and mirrors it. A video's record is written (atomically) only after all its clips, so an interrupted
+run resumes by skipping the videos whose record matches the file (size, modification time); a changed
+video is done again and a video no longer in SRC loses its clips. Videos that failed get no record
+and are tried again next time.
 """
 
 from __future__ import annotations
@@ -111,16 +113,16 @@ def check_plan(plan: str, options: FacesOptions) -> None:
                            f"--plan {plan}: use --min-frames {frames} or more")
 
 
-def check_options(out: Path, options: FacesOptions) -> None:
-    """Refuse to mix clips made with other options into an existing output folder."""
+def check_options(out: Path, options: FacesOptions, src: Path) -> None:
+    """Refuse to mix clips of another source folder or made with other options into ``out``."""
     path = out / "options.json"
-    wanted = options.signature()
+    wanted = {"source": str(src.resolve()), **options.signature()}
     if path.is_file():
         have = json.loads(path.read_text())
         diff = [f"{k}={have.get(k)!r} (now {v!r})" for k, v in wanted.items() if have.get(k) != v]
         if diff:
-            raise ProvganError(f"{out} was built with other options ({', '.join(diff)}): use a new output "
-                               f"folder or the same options")
+            raise ProvganError(f"{out} was built from other videos or options ({', '.join(diff)}): use a "
+                               f"new output folder, or the same SRC and options")
     else:
         write_json(path, wanted)
 
@@ -138,16 +140,34 @@ def load_done(out: Path, jobs: Sequence[Job], remove_stale: bool = True) -> dict
         path = out / VIDEOS_DIR / f"{job.key}.json"
         if not path.is_file():
             continue
-        record = json.loads(path.read_text())
-        if record.get("stamp") == source_stamp(job.path) and record["result"]["source"] == str(job.path):
-            done[job.key] = VideoResult.from_json(record["result"])
-            continue
-        if not remove_stale:
-            continue
-        for clip in record["result"]["clips"]:  # the source changed: its old clips go
-            (out / clip["file"]).unlink(missing_ok=True)
-        path.unlink()
+        try:
+            record = json.loads(path.read_text())
+            result = VideoResult.from_json(record["result"])
+        except (ValueError, KeyError, TypeError):  # damaged record (e.g. disk was full): redo the video
+            record, result = {}, None
+        if result is not None and record.get("stamp") == source_stamp(job.path):
+            done[job.key] = result
+        elif remove_stale:
+            for clip in result.clips if result is not None else ():  # the source changed: its old clips go
+                (out / clip.file).unlink(missing_ok=True)
+            path.unlink()
     return done
+
+
+def prune_orphans(out: Path, jobs: Sequence[Job]) -> None:
+    """Remove the records and clips of videos no longer in SRC: OUT mirrors the source folder."""
+    keys = {job.key for job in jobs}
+    for path in (out / VIDEOS_DIR).glob("*.json"):
+        if path.stem in keys:
+            continue
+        try:
+            files = [c["file"] for c in json.loads(path.read_text())["result"]["clips"]]
+        except (ValueError, KeyError, TypeError):
+            files = []
+        log.warning("%s is no longer in the source folder: removing its %d clip(s)", path.stem, len(files))
+        for file in files:
+            (out / file).unlink(missing_ok=True)
+        path.unlink()
 
 
 @functools.lru_cache(maxsize=2)
@@ -218,25 +238,26 @@ def _drain(events, report: Report) -> None:
         report(*item)
 
 
-def summarize(out: Path, jobs: Sequence[Job], done: dict, new: Sequence[VideoResult]) -> FacesSummary:
-    """Counts over every recorded video of ``out`` plus this run's failures; Table 7.2 histogram."""
-    recorded = [VideoResult.from_json(json.loads(p.read_text())["result"])
-                for p in sorted((out / VIDEOS_DIR).glob("*.json"))]
+def summarize(out: Path, jobs: Sequence[Job], done: dict[str, VideoResult],
+              new: Sequence[VideoResult]) -> tuple[FacesSummary, list[VideoResult]]:
+    """(counts over the videos of SRC, their finished results); the Table 7.2 histogram of their clips."""
+    finished = [done[job.key] for job in jobs if job.key in done] + [r for r in new if r.status != "failed"]
     failed = [r for r in new if r.status == "failed"]
-    everything = recorded + failed
+    everything = finished + failed
     counts = {s: sum(r.status == s for r in everything) for s in ("clips", "no-face", "no-track", "failed")}
-    lengths = [c.num_frames for r in recorded for c in r.clips]
-    return FacesSummary(out, len(jobs), len(new), len(done), counts, tuple((r.source, r.reason) for r in failed),
-                        sum(r.num_frames for r in everything), sum(r.shots for r in everything),
-                        sum(r.tracks for r in everything), sum(r.dropped_identity for r in everything),
-                        len(lengths), length_histogram(lengths))
+    lengths = [c.num_frames for r in finished for c in r.clips]
+    summary = FacesSummary(out, len(jobs), len(new), len(done), counts, tuple((r.source, r.reason) for r in failed),
+                           sum(r.num_frames for r in everything), sum(r.shots for r in everything),
+                           sum(r.tracks for r in everything), sum(r.dropped_identity for r in everything),
+                           len(lengths), length_histogram(lengths))
+    return summary, sorted(finished, key=lambda r: r.key)
 
 
-def write_manifest(out: Path, options: FacesOptions, summary: FacesSummary) -> None:
+def write_manifest(out: Path, options: FacesOptions, summary: FacesSummary, finished: list[VideoResult]) -> None:
     """manifest.json (every clip and every video's outcome) and statistics.json (Table 7.2)."""
-    recorded = [json.loads(p.read_text())["result"] for p in sorted((out / VIDEOS_DIR).glob("*.json"))]
-    clips = [clip for r in recorded for clip in r["clips"]]
-    videos = [{k: r[k] for k in r if k != "clips"} | {"clips": len(r["clips"])} for r in recorded]
+    records = [r.to_json() for r in finished]
+    clips = [clip for r in records for clip in r["clips"]]
+    videos = [{k: r[k] for k in r if k != "clips"} | {"clips": len(r["clips"])} for r in records]
     stats = {"clips": summary.clips, "histogram_table_7_2": summary.histogram, "videos": summary.videos,
              "status": summary.status_counts, "frames": summary.frames, "shots": summary.shots,
              "tracks": summary.tracks, "dropped_identity": summary.dropped_identity,
@@ -255,7 +276,8 @@ def build_faces(src: str | Path, out: str | Path, options: FacesOptions, *, plan
         check_plan(plan, options)
     (out / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
     (out / VIDEOS_DIR).mkdir(exist_ok=True)
-    check_options(out, options)
+    check_options(out, options, src)
+    prune_orphans(out, jobs)
     done = load_done(out, jobs)
     todo = [job for job in jobs if job.key not in done]
     report = report or (lambda event, key, value: None)
@@ -264,8 +286,8 @@ def build_faces(src: str | Path, out: str | Path, options: FacesOptions, *, plan
         if job.key in done:
             report("skip", job.key, done[job.key])
     new = run_jobs(todo, out, options, report)
-    summary = summarize(out, jobs, done, new)
-    write_manifest(out, options, summary)
+    summary, finished = summarize(out, jobs, done, new)
+    write_manifest(out, options, summary, finished)
     if plan is not None:
         summary = _with_store(out, plan, options, summary)
     return summary

@@ -59,7 +59,8 @@ class FacesOptions:
         if self.detect_width < 64:
             raise ProvganError(f"--detect-width must be at least 64 pixels, not {self.detect_width}")
         if self.identity_min_matches < 0:
-            raise ProvganError(f"--identity-matches must be >= 0 (0 turns the check off), not {self.identity_min_matches}")
+            raise ProvganError(f"--identity-matches must be >= 0 (0 turns the check off), "
+                               f"not {self.identity_min_matches}")
         return self
 
     def signature(self) -> dict:

@@ -13,7 +13,6 @@ lies between frames ``b - 1`` and ``b``); a shot is a half-open range ``(start, 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -21,8 +20,6 @@ import cv2
 import numpy as np
 
 from provgan.errors import ProvganError
-
-log = logging.getLogger(__name__)
 
 LOWE_RATIO = 0.75
 

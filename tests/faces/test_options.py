@@ -1,0 +1,32 @@
+"""Option checks: user mistakes are one-line ProvganErrors; --min-frames follows --plan's clip length."""
+
+from __future__ import annotations
+
+import pytest
+
+from provgan.errors import ProvganError
+from provgan.faces.cli import _min_frames
+from provgan.faces.options import FacesOptions
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("shots", "optical-flow", "--shots"), ("min_frames", 1, "--min-frames"), ("size", 8, "--size"),
+    ("workers", 0, "--workers"), ("margin", -0.1, "--margin"), ("smooth_sigma", -1.0, "--smooth"),
+    ("detect_width", 10, "--detect-width"), ("identity_min_matches", -2, "--identity-matches"),
+])
+def test_bad_values_name_the_option(field, value, words):
+    with pytest.raises(ProvganError, match=words) as exc:
+        FacesOptions(**{field: value}).check()
+    assert "\n" not in str(exc.value)
+
+
+def test_defaults_follow_the_thesis():
+    options = FacesOptions().check()
+    assert options.min_frames == 31 and options.shots == "sift"
+
+
+def test_min_frames_default_grows_to_the_plan_clip_length():
+    assert _min_frames(None, None) == 31
+    assert _min_frames(None, "thesis-256") == 32  # Table A.1: 32 frames at the top level
+    assert _min_frames(None, "digits-32") == 31  # 16-frame clips: the thesis' 31 stays
+    assert _min_frames(40, "thesis-256") == 40
