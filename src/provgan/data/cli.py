@@ -1,0 +1,114 @@
+"""``provgan prepare``: turn videos (or the embedded moving digits) into a per-level clip store."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from provgan.errors import ProvganError
+
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+
+
+@click.command("prepare")
+@click.argument("paths", nargs=-1, metavar="[SRC] OUT")
+@click.option("--builtin", type=click.Choice(["moving-digits"]), default=None,
+              help="Render an embedded dataset instead of reading SRC (nothing is downloaded).")
+@click.option("--plan", default=None, metavar="PRESET",
+              help="Config preset (or YAML file) whose model.plan sets the stored levels. Required for "
+                   "videos; digits-64 for --builtin.")
+@click.option("--clip", default="central", show_default=True, metavar="central|random|stride:N",
+              help="Window per source: the central T frames (thesis protocol), a random one, or every "
+                   "N frames.")
+@click.option("--frames", type=int, default=None, metavar="T",
+              help="Store the plan up to its largest level with T frames.")
+@click.option("--size", type=int, default=None, metavar="S", help="Store the plan up to its level of SxS pixels.")
+@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True,
+              help="Decoding processes (the store is the same for any number).")
+@click.option("--split", type=click.Path(dir_okay=False), default=None,
+              help="Keep only the clips listed in this file (UCF-101 trainlist/testlist format).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it is an existing store.")
+@click.option("--num-clips", type=int, default=4096, show_default=True, help="Clips to render (--builtin).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of --builtin rendering and of --clip random.")
+@click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
+def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
+            size: int | None, workers: int, split: str | None, strict: bool, overwrite: bool,
+            num_clips: int, seed: int, dry_run: bool) -> None:
+    """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
+
+    \b
+    Examples:
+      provgan prepare --builtin moving-digits data/digits
+      provgan prepare videos/ data/myclips --plan digits-64 --clip stride:16
+      provgan prepare UCF-101/ data/ucf-train --plan ucf101-128 --split ucfTrainTestlist/trainlist01.txt
+    """
+    from provgan.data.prepare import prepare_builtin, prepare_store
+
+    if workers < 1:
+        raise ProvganError(f"--workers must be >= 1, got {workers}")
+    with _ProgressBar() as progress:
+        if builtin is not None:
+            if len(paths) != 1:
+                raise click.UsageError("with --builtin give only OUT (e.g. provgan prepare --builtin moving-digits data/digits)")
+            if clip != "central" or split or strict:
+                raise click.UsageError("--clip, --split and --strict apply to video sources, not --builtin")
+            summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
+                                      frames=frames, size=size, workers=workers, overwrite=overwrite,
+                                      progress=progress, dry_run=dry_run)
+        else:
+            if len(paths) != 2:
+                raise click.UsageError("give SRC and OUT (or --builtin moving-digits OUT)")
+            if plan is None:
+                raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
+            summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,
+                                    workers=workers, strict=strict, split=split, seed=seed,
+                                    overwrite=overwrite, progress=progress, dry_run=dry_run)
+    click.echo(format_summary(summary, dry_run))
+
+
+class _ProgressBar:
+    """A tqdm bar fed by prepare's (done, planned) callback; log lines print above it."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        self.bar = tqdm(total=0, unit="clip", dynamic_ncols=True, leave=False, disable=None)
+        self.redirect = logging_redirect_tqdm([logging.getLogger()])
+        self.redirect.__enter__()
+        return self
+
+    def __call__(self, done: int, planned: int) -> None:
+        if self.bar.total != planned:
+            self.bar.total = planned
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        self.redirect.__exit__(*exc)
+        self.bar.close()
+
+
+def format_summary(summary, dry_run: bool = False) -> str:
+    """The lines printed after a run: clips, levels, sources, skips and why, size, time."""
+    from provgan.data.store import shape_name
+
+    verb = "would prepare" if dry_run else "prepared"
+    lines = [f"{verb} {summary.num_clips} clips ({summary.frames} frames at the top level) "
+             f"{'for' if dry_run else 'into'} {summary.out}  "
+             f"[{_size(summary.bytes)}, {summary.seconds:.1f} s]",
+             f"levels: {', '.join(map(shape_name, summary.shapes))}",
+             f"sources: {summary.sources} found, {summary.used} used, {len(summary.skipped)} skipped, "
+             f"{len(summary.converted)} converted"]
+    for title, items in (("skipped", summary.skipped), ("converted", summary.converted)):
+        lines += [f"{title}:"] + [f"  {item.reason}" for item in items] if items else []
+    if summary.ignored:
+        lines.append(f"ignored {len(summary.ignored)} other entries (first: {summary.ignored[0]})")
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"

@@ -1,0 +1,455 @@
+"""``provgan prepare``'s engine: videos (or the built-in moving digits) -> a per-level clip store.
+
+Per clip: choose a window of T frames (the thesis' UCF-101 protocol takes the central T frames;
+also a random window or every window at a stride), centre-crop each frame to the top level's
+aspect, area-resize it to the top level (H, W), then pool down the level plan with a box filter:
+level l is the exact average of level l+1 over blocks of (tT, 2, 2), tT = 2 where the plan doubles
+T and 1 where it keeps it (DESIGN.md §1 "Data"). Pooling runs in float from the top level's uint8
+values and each level is rounded (half to even) once, so every stored level equals the box-filter
+average of the stored top level over its whole block; it is what the networks' own ``downsample``
+computes from the top level, which keeps fades between levels (§4.1) consistent with the data.
+
+Sources are probed first (cheap), so bad inputs are reported before any decoding and the store's
+size is known; clips are then decoded in worker processes and written in source order, so the
+store is the same for any ``workers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import multiprocessing as mp
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+from provgan.data.store import Shape, StoreWriter, disk_full_error, is_disk_full, shape_name
+from provgan.errors import ProvganError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (clips done, clips planned)
+TASK_BYTES = 64 << 20  # decode at most this much top-level clip data per worker task
+
+
+@dataclass(frozen=True)
+class ClipChoice:
+    """Which windows of a source become clips: ``central``, ``random`` or ``stride:N``."""
+
+    mode: str = "central"
+    stride: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "ClipChoice":
+        if text in ("central", "random"):
+            return cls(text)
+        if text.startswith("stride:") and text[7:].isdigit() and int(text[7:]) > 0:
+            return cls("stride", int(text[7:]))
+        raise ProvganError(f"--clip '{text}' is not one of central, random, stride:N (N >= 1 frames)")
+
+    def __str__(self) -> str:
+        return f"stride:{self.stride}" if self.mode == "stride" else self.mode
+
+    def starts(self, num_frames: int, length: int, rng: np.random.Generator) -> list[int]:
+        """First frame of each window of ``length`` frames in a source of ``num_frames``."""
+        if num_frames < length:
+            return []
+        if self.mode == "central":
+            return [(num_frames - length) // 2]
+        if self.mode == "random":
+            return [int(rng.integers(0, num_frames - length + 1))]
+        return list(range(0, num_frames - length + 1, self.stride))
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A source (or part of one) that was left out or converted, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What ``prepare`` did: the numbers the CLI prints at the end."""
+
+    out: Path
+    num_clips: int
+    shapes: tuple[Shape, ...]
+    sources: int
+    used: int
+    skipped: tuple[Skip, ...] = ()
+    converted: tuple[Skip, ...] = ()
+    ignored: tuple[str, ...] = ()
+    bytes: int = 0
+    seconds: float = 0.0
+    frames: int = 0  # top-level frames stored (num_clips * T)
+    manifest: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# plan and pixels
+
+
+def resolve_plan(plan: Sequence[Sequence[int]] | str, frames: int | None = None,
+                 size: int | None = None) -> tuple[tuple[Shape, ...], str | None]:
+    """(levels to store, preset name): a preset/config name or explicit shapes, cut at (frames, size).
+
+    ``size`` picks the level whose H is ``size``, ``frames`` the one whose T is ``frames`` (the
+    largest such level); the store holds the plan up to that level.
+    """
+    from provgan.levels import validate_plan
+
+    preset = None
+    if isinstance(plan, str):
+        from provgan.config import load_config
+
+        preset, plan = plan, load_config(plan).model.plan
+    shapes = validate_plan(plan)
+    keep = [i for i, (t, h, _) in enumerate(shapes)
+            if (size is None or h == size) and (frames is None or t == frames)]
+    if not keep:
+        have = ", ".join(map(shape_name, shapes))
+        raise ProvganError(f"no level of the plan ({have}) has {'T=%d ' % frames if frames else ''}"
+                           f"{'H=W=%d' % size if size else ''}: choose --frames/--size from these levels")
+    return shapes[: keep[-1] + 1], preset
+
+
+def crop_box(height: int, width: int, aspect: float) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of the largest centred crop with width/height = ``aspect``."""
+    if width >= height * aspect:
+        h, w = height, int(round(height * aspect))
+    else:
+        h, w = int(round(width / aspect)), width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def crop_resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre crop to the target aspect, then area-resize (box-filter) to (height, width)."""
+    top, left, h, w = crop_box(frame.shape[0], frame.shape[1], width / height)
+    crop = frame[top:top + h, left:left + w]
+    if (h, w) == (height, width):
+        return np.ascontiguousarray(crop)
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def pool_levels(top: np.ndarray, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    """Box-filter pyramid of uint8 clips (n, T, H, W, C): one uint8 array per shape, small to large.
+
+    Level l is the average of level l+1 over (T_l+1/T_l, 2, 2) blocks. Sums of neighbour pairs are
+    kept in float32 (exact: integers below 2^24) and each level is the block sum times 1/k, k a
+    power of two (exact too), rounded half to even once: every stored level is the rounded
+    box-filter average of the stored top level, whatever the number of steps in between.
+    """
+    if top.shape[1:4] != tuple(shapes[-1]):
+        raise ValueError(f"top clips have shape {top.shape[1:4]}, the plan's top level is {shapes[-1]}")
+    out, x, k = [top], top, 1
+    for small, large in zip(shapes[-2::-1], shapes[:0:-1]):
+        for axis in (1, 2, 3):
+            if large[axis - 1] != small[axis - 1]:
+                x, k = _pair_sum(x, axis), 2 * k
+        out.append(np.rint(x * np.float32(1.0 / k)).astype(np.uint8))
+    return out[::-1]
+
+
+def _pair_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """float32 sums of neighbours 2i and 2i+1 along ``axis``."""
+    shape = x.shape
+    pairs = x.reshape(*shape[:axis], shape[axis] // 2, 2, *shape[axis + 1:])
+    lead = (slice(None),) * (axis + 1)
+    return np.add(pairs[lead + (0,)], pairs[lead + (1,)], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# worker tasks (module-level functions: they run in spawned processes)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # parallelism comes from the processes
+
+
+def _probe_task(path: str) -> tuple[Any, str | None]:
+    from provgan.data.video_io import probe_video
+
+    try:
+        return probe_video(path), None
+    except ProvganError as exc:
+        return None, str(exc)
+
+
+@dataclass(frozen=True)
+class _ClipTask:
+    index: int  # source index
+    path: str
+    starts: tuple[int, ...]
+    shapes: tuple[Shape, ...]
+
+
+def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tuple[int, ...], str | None]:
+    """Decode the span of ``task.starts`` once; return (task, levels, starts done, error)."""
+    from provgan.data.video_io import iter_frames
+
+    length, height, width = task.shapes[-1]
+    first, last = task.starts[0], task.starts[-1] + length
+    frames, clips, done = [], [], []
+    pending = list(task.starts)
+    try:
+        for offset, frame in enumerate(iter_frames(task.path, first, last - first)):
+            frames.append(crop_resize(frame, height, width))
+            while pending and first + offset + 1 == pending[0] + length:
+                s = pending.pop(0)
+                clips.append(np.stack(frames[s - first: s - first + length]))
+                done.append(s)
+        error = None if not pending else (f"{task.path}: ends before frame {pending[0] + length - 1} "
+                                          f"(truncated file?): kept {len(done)} of {len(task.starts)} clips")
+    except ProvganError as exc:
+        error = str(exc)
+    levels = pool_levels(np.stack(clips), task.shapes) if clips else None
+    return task, levels, tuple(done), error
+
+
+def _digits_task(args: tuple[int, int, int, tuple[Shape, ...]]) -> tuple[list[np.ndarray], np.ndarray]:
+    from provgan.data import moving_digits
+
+    seed, start, count, shapes = args
+    clips, labels = moving_digits.render_clips(seed, start, count, shapes[-1], _sprites(shapes[-1][2]))
+    return pool_levels(clips, shapes), labels
+
+
+@functools.lru_cache(maxsize=2)
+def _sprites(canvas: int):
+    """Upscaled digits, loaded once per process (a worker renders many chunks)."""
+    from provgan.data import moving_digits
+
+    return moving_digits.load_sprites(canvas)
+
+
+@contextlib.contextmanager
+def _mapper(workers: int):
+    """Yield ``run(fn, tasks)`` giving ordered results, from spawned processes when workers > 1."""
+    if workers <= 1:
+        yield lambda fn, tasks: map(fn, tasks)
+        return
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield lambda fn, tasks: pool.imap(fn, tasks)
+
+
+# ---------------------------------------------------------------------------------------------
+# videos -> store
+
+
+def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[int]] | str, *,
+                  clip: str | ClipChoice = "central", frames: int | None = None, size: int | None = None,
+                  workers: int = 1, strict: bool = False, split: str | Path | None = None,
+                  preset: str | None = None, seed: int = 0, overwrite: bool = False,
+                  progress: Progress | None = None, dry_run: bool = False) -> PrepareSummary:
+    """Prepare a store from a folder of videos, a folder of frame folders or a class tree.
+
+    Bad sources are skipped with a warning and listed in the summary (``strict``: the first one is
+    an error); a run that fails or is interrupted leaves nothing at ``out``. ``dry_run`` stops
+    after probing the sources and returns the planned summary (bytes estimated, nothing written).
+    """
+    from provgan.data.sources import discover_sources
+    from provgan.data.store import check_output
+
+    started = time.perf_counter()
+    shapes, plan_preset = resolve_plan(plan, frames, size)
+    choice = ClipChoice.parse(clip) if isinstance(clip, str) else clip
+    out = Path(out)
+    check_output(out, overwrite)
+    found = discover_sources(source, split)
+    labelled = found.class_names is not None
+    try:
+        with _mapper(workers) as run:
+            infos = list(run(_probe_task, [str(s.path) for s in found.sources]))
+            windows, skipped, converted = _plan_windows(found, infos, shapes, choice, seed, strict)
+            capacity = sum(len(w) for w in windows.values())
+            if capacity == 0:
+                first = f" (first: {skipped[0].reason})" if skipped else ""
+                raise ProvganError(f"{source}: no usable clips in {len(found.sources)} sources{first}")
+            tasks = _make_tasks(windows, found, shapes)
+            if dry_run:
+                return _planned(out, shapes, capacity, found, skipped, converted, started,
+                                len({t.index for t in tasks}))
+            with StoreWriter(out, shapes, capacity, labelled=labelled, overwrite=overwrite) as writer:
+                clips = _write_clips(writer, run(_clip_task, tasks), found, strict, skipped, progress,
+                                     capacity)
+                info = {"preset": preset or plan_preset, "clip": str(choice), "seed": seed, "split": split}
+                manifest = writer.finish(_video_manifest(found, infos, clips, skipped, converted, info,
+                                                         shapes[-1][0]))
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(out) from None
+        raise
+    return _summary(out, manifest, shapes, len(found.sources), manifest["counts"]["used"], skipped,
+                    converted, found.ignored, started)
+
+
+def _video_manifest(found, infos, clips, skipped, converted, info: dict[str, Any], length: int):
+    """Manifest fields of a video store: where each clip came from and what was left out."""
+    used = sorted({i for i, _ in clips})
+    position = {i: k for k, i in enumerate(used)}
+    return {
+        "preset": info["preset"],
+        "source": {"root": str(found.root.resolve()), "layout": found.layout, "clip": info["clip"],
+                   "seed": info["seed"], "split": str(info["split"]) if info["split"] else None},
+        "sources": [_source_record(found.sources[i], infos[i][0]) for i in used],
+        "clips": {"source": [position[i] for i, _ in clips], "start": [s for _, s in clips],
+                  "length": length},
+        "labels": ({"file": "labels.npy", "names": {"class": list(found.class_names)}}
+                   if found.class_names is not None else None),
+        "counts": {"sources": len(found.sources), "used": len(used), "skipped": len(skipped),
+                   "converted": len(converted), "clips": len(clips)},
+        "skipped": [{"path": k.path, "reason": k.reason} for k in skipped],
+    }
+
+
+def _plan_windows(found, infos, shapes, choice: ClipChoice, seed: int, strict: bool):
+    """Windows per usable source; skips (unreadable, too short, too small) and grey conversions."""
+    length, height, width = shapes[-1]
+    windows: dict[int, list[int]] = {}
+    skipped: list[Skip] = []
+    converted: list[Skip] = []
+    for i, (src, (info, error)) in enumerate(zip(found.sources, infos)):
+        reason = error
+        if info is not None:
+            _, _, h, w = crop_box(info.height, info.width, width / height)
+            starts = choice.starts(info.num_frames, length, np.random.default_rng([seed, i]))
+            if h < height or w < width:
+                reason = (f"{src.path}: frames are {info.width}x{info.height}, smaller than the top level "
+                          f"{width}x{height} after the centre crop: use a smaller --size or drop the file")
+            elif not starts:
+                reason = (f"{src.path}: has {info.num_frames} frames, fewer than the {length} a clip "
+                          f"needs: use a smaller --frames or drop the file")
+            elif info.grayscale:
+                converted.append(_note(Skip(src.rel, f"{src.path}: grayscale video, stored with its grey "
+                                                     f"in R, G and B"), strict, "converted"))
+        if reason is not None:
+            skipped.append(_note(Skip(src.rel, reason), strict, "skipped"))
+        else:
+            windows[i] = starts
+    return windows, skipped, converted
+
+
+def _note(skip: Skip, strict: bool, action: str) -> Skip:
+    """Log a skipped/converted source, or raise it as the error under ``--strict``."""
+    if strict:
+        raise ProvganError(f"{skip.reason} (--strict: fix or remove it, or run without --strict)")
+    log.warning("%s %s", action, skip.reason)
+    return skip
+
+
+def _make_tasks(windows: dict[int, list[int]], found, shapes) -> list[_ClipTask]:
+    """Group each source's windows into tasks that decode at most TASK_BYTES of top-level frames."""
+    length, height, width = shapes[-1]
+    span_limit = max(length, TASK_BYTES // (height * width * 3))
+    tasks = []
+    for i, starts in windows.items():
+        group: list[int] = []
+        for s in starts:
+            if group and s + length - group[0] > span_limit:
+                tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+                group = []
+            group.append(s)
+        tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+    return tasks
+
+
+def _write_clips(writer: StoreWriter, results, found, strict: bool, skipped: list[Skip],
+                 progress: Progress | None, planned: int) -> list[tuple[int, int]]:
+    """Append the decoded clips in task order; return (source index, start) per clip."""
+    clips: list[tuple[int, int]] = []
+    reported = {k.path for k in skipped}
+    done = 0
+    for task, levels, starts, error in results:
+        if levels is not None:
+            label = found.sources[task.index].label
+            writer.add(levels, None if label is None else np.full(len(starts), label))
+            clips += [(task.index, s) for s in starts]
+        rel = found.sources[task.index].rel
+        if error is not None and rel not in reported:
+            skipped.append(_note(Skip(rel, error), strict, "skipped"))
+            reported.add(rel)
+        done += len(task.starts)
+        if progress is not None:
+            progress(done, planned)
+    if not clips:
+        raise ProvganError(f"no clip could be decoded (first problem: {skipped[0].reason})")
+    return clips
+
+
+def _planned(out: Path, shapes, capacity: int, found, skipped, converted, started: float,
+             used: int) -> PrepareSummary:
+    """Summary of a dry run: what would be written."""
+    size = capacity * sum(int(np.prod(s)) * 3 for s in shapes)
+    return PrepareSummary(out, capacity, tuple(shapes), len(found.sources), used, tuple(skipped),
+                          tuple(converted), tuple(found.ignored), size, time.perf_counter() - started,
+                          capacity * shapes[-1][0])
+
+
+def _source_record(src, info) -> dict[str, Any]:
+    return {"path": src.rel, "label": src.label, "fps": info.fps, "num_frames": info.num_frames,
+            "width": info.width, "height": info.height, "grayscale": info.grayscale}
+
+
+def _summary(out: Path, manifest, shapes, sources: int, used: int, skipped, converted, ignored,
+             started: float) -> PrepareSummary:
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    n = int(manifest["num_clips"])
+    return PrepareSummary(out, n, tuple(shapes), sources, used, tuple(skipped), tuple(converted),
+                          tuple(ignored), size, time.perf_counter() - started, n * shapes[-1][0], manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# built-in dataset -> store
+
+BUILTINS = ("moving-digits",)
+
+
+def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | str = "digits-64", *,
+                    num_clips: int = 4096, seed: int = 0, frames: int | None = None,
+                    size: int | None = None, workers: int = 1, overwrite: bool = False,
+                    preset: str | None = None, progress: Progress | None = None,
+                    chunk: int = 64, dry_run: bool = False) -> PrepareSummary:
+    """Render an embedded dataset (``moving-digits``) straight into a store, nothing downloaded."""
+    from provgan.data import moving_digits
+
+    if name not in BUILTINS:
+        raise ProvganError(f"unknown built-in dataset '{name}': choose one of {', '.join(BUILTINS)}")
+    if num_clips < 1:
+        raise ProvganError(f"--num-clips must be >= 1, got {num_clips}")
+    started = time.perf_counter()
+    shapes, plan_preset = resolve_plan(plan, frames, size)
+    out = Path(out)
+    if dry_run:
+        from provgan.data.sources import SourceSet
+        from provgan.data.store import check_output
+
+        check_output(out, overwrite)
+        return _planned(out, shapes, num_clips, SourceSet(out, "builtin", (), None, ()), (), (), started, 1)
+    tasks = [(seed, s, min(chunk, num_clips - s), shapes) for s in range(0, num_clips, chunk)]
+    manifest = {
+        "preset": preset or plan_preset,
+        "source": {"builtin": name, "seed": seed, "num_clips": num_clips, "fps": moving_digits.FPS,
+                   "motions": list(moving_digits.MOTIONS)},
+        "labels": {"file": "labels.npy", "names": moving_digits.label_names(),
+                   "encoding": f"digit * {len(moving_digits.MOTIONS)} + motion"},
+        "counts": {"sources": 1, "used": 1, "skipped": 0, "converted": 0, "clips": num_clips},
+    }
+    try:
+        with StoreWriter(out, shapes, num_clips, labelled=True, overwrite=overwrite) as writer, \
+                _mapper(workers) as run:
+            for levels, labels in run(_digits_task, tasks):
+                writer.add(levels, labels)
+                if progress is not None:
+                    progress(writer.num_clips, num_clips)
+            manifest = writer.finish(manifest)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(out) from None
+        raise
+    return _summary(out, manifest, shapes, 1, 1, (), (), (), started)
