@@ -126,12 +126,17 @@ def _alpha(sprite: np.ndarray, track: np.ndarray, digit_size: float, digit_px: f
     return out
 
 
-def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int]) -> np.ndarray:
-    """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3)."""
+def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int],
+                max_digits: int = 2) -> np.ndarray:
+    """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3), one or two handwritten digits.
+
+    ``max_digits=1`` renders every clip with one digit (the draw that picks the count is still
+    made, so one-digit clips are the same either way).
+    """
     frames, height, width = shape
     rng = np.random.default_rng([seed, index])
     digit, motion = divmod(label_of(index), len(MOTIONS))
-    count = 1 + int(rng.random() < 0.5)
+    count = 1 + int(rng.random() < 0.5 and max_digits > 1)
     colours = [rng.uniform(0, 24, size=3).astype(np.float32)]  # dark background first
     alphas = []
     for slot in range(count):
@@ -155,10 +160,10 @@ def _composite(alphas: list[np.ndarray], colours: np.ndarray) -> np.ndarray:
 
 
 def render_clips(seed: int, start: int, count: int, shape: tuple[int, int, int],
-                 sprites: Sprites | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 sprites: Sprites | None = None, max_digits: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Clips ``start .. start+count-1``: uint8 (count, T, H, W, 3) and int64 labels (count,)."""
     sprites = sprites or load_sprites(shape[2])
-    clips = np.stack([render_clip(sprites, seed, i, shape) for i in range(start, start + count)])
+    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits) for i in range(start, start + count)])
     labels = np.array([label_of(i) for i in range(start, start + count)], np.int64)
     return clips, labels
 

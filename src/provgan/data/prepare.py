@@ -378,7 +378,7 @@ def _write_clips(writer: StoreWriter, results, found, strict: bool, skipped: lis
         if progress is not None:
             progress(done, planned)
     if not clips:
-        raise ProvganError(f"no clip could be decoded (first problem: {skipped[0].reason})")
+        raise ProvganError(f"no usable clips: none could be decoded (first problem: {skipped[0].reason})")
     return clips
 
 

@@ -215,7 +215,7 @@ def _frames(container, stream, path: Path):
     try:
         yield from container.decode(stream)
     except av.error.FFmpegError as exc:
-        raise _fail(path, f"damaged video data ({_reason(exc)}): re-encode or remove it") from None
+        raise _fail(path, f"damaged or truncated video data ({_reason(exc)}): re-encode or remove it") from None
 
 
 def read_video(path: str | Path, start: int = 0, num_frames: int | None = None) -> np.ndarray:

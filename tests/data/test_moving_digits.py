@@ -1,0 +1,125 @@
+"""Moving digits: reproducible, labelled, legible at 32x32, and each motion does what its name says."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from provgan.data.moving_digits import MOTIONS, label_names, load_sprites, render_clips
+from provgan.data.prepare import prepare_builtin
+from provgan.data.store import open_store
+
+SHAPE = (32, 64, 64)
+
+
+@pytest.fixture(scope="module")
+def sprites():
+    return load_sprites(64)
+
+
+@pytest.fixture(scope="module")
+def single(sprites):
+    """120 one-digit clips at 64x64x32 and their labels."""
+    return render_clips(2, 0, 120, SHAPE, sprites, max_digits=1)
+
+
+def test_reproducible_from_the_seed_and_independent_of_chunking(sprites):
+    a, labels = render_clips(9, 0, 6, SHAPE, sprites)
+    b, _ = render_clips(9, 0, 6, SHAPE, sprites)
+    c, _ = render_clips(10, 0, 6, SHAPE, sprites)
+    part, part_labels = render_clips(9, 3, 3, SHAPE, sprites)
+    assert a.dtype == np.uint8 and a.shape == (6, *SHAPE, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(part, a[3:])
+    assert part_labels.tolist() == labels[3:].tolist()
+    assert not np.array_equal(a, c)
+
+
+def test_labels_are_digit_times_motions_plus_motion(sprites):
+    _, labels = render_clips(0, 0, 80, (4, 16, 16), load_sprites(16))
+    assert labels.tolist() == [i % 40 for i in range(80)]
+    assert np.bincount(labels).tolist() == [2] * 40  # every (digit, motion) class equally often
+    assert label_names() == {"digit": [str(d) for d in range(10)], "motion": list(MOTIONS)}
+    assert MOTIONS == ("bounce", "slide", "zoom", "rotate")
+
+
+def test_one_or_two_digits(sprites):
+    one, _ = render_clips(4, 0, 12, SHAPE, sprites, max_digits=1)
+    two, _ = render_clips(4, 0, 12, SHAPE, sprites, max_digits=2)
+    same = [np.array_equal(x, y) for x, y in zip(one, two)]
+    assert any(same) and not all(same)  # clips drawn with one digit are unchanged
+
+
+def _to_8x8(frame: np.ndarray) -> np.ndarray:
+    """A 32x32 frame's digit cut to its bounding square and area-resized to sklearn's 8x8, 0..16."""
+    grey = frame.astype(np.float32).max(axis=2)
+    grey = np.clip(grey - np.median(grey), 0, None)
+    ys, xs = np.nonzero(grey > 0.35 * grey.max())
+    crop = grey[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    side = max(crop.shape)
+    square = np.zeros((side, side), np.float32)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+    small = cv2.resize(square, (8, 8), interpolation=cv2.INTER_AREA)
+    return (small / small.max() * 16).ravel()
+
+
+def test_digits_are_legible_at_32x32(single):
+    """A classifier fitted on scikit-learn's 8x8 digits reads the rendered, pooled 32x32 digits."""
+    from sklearn.datasets import load_digits
+    from sklearn.svm import SVC
+
+    digits = load_digits()
+    classifier = SVC(gamma=0.001).fit(digits.data, digits.target)
+    clips, labels = single
+    small = clips.reshape(len(clips), 16, 2, 32, 2, 32, 2, 3).mean(axis=(2, 4, 6))  # 16x32x32
+    features = np.stack([_to_8x8(clip[0]) for clip in small])
+    accuracy = (classifier.predict(features) == labels // len(MOTIONS)).mean()
+    assert accuracy > 0.8, accuracy
+
+
+def _motion_stats(clip: np.ndarray) -> dict[str, float]:
+    """Centroid path, straightness, spread, area ratio and orientation range of a one-digit clip."""
+    grey = clip.astype(np.float32).max(axis=3)
+    mask = grey - np.median(grey) > 60
+    ys, xs = np.mgrid[: clip.shape[1], : clip.shape[2]]
+    area = mask.sum(axis=(1, 2))
+    cx, cy = (mask * xs).sum(axis=(1, 2)) / area, (mask * ys).sum(axis=(1, 2)) / area
+    xy = np.stack([cx, cy], axis=1)
+    path = np.linalg.norm(np.diff(xy, axis=0), axis=1).sum()
+    dx, dy = xs - cx[:, None, None], ys - cy[:, None, None]
+    mu20, mu02, mu11 = ((mask * v).sum(axis=(1, 2)) / area for v in (dx * dx, dy * dy, dx * dy))
+    theta = np.unwrap(np.arctan2(2 * mu11, mu20 - mu02)) / 2  # principal axis, unwrapped over time
+    return {"path": path, "straight": np.linalg.norm(xy[-1] - xy[0]) / path,
+            "spread": np.linalg.norm(xy - xy.mean(axis=0), axis=1).max(),
+            "area": area.max() / area.min(), "turn": np.ptp(theta)}
+
+
+def test_each_motion_moves_as_named(single):
+    clips, labels = single
+    for clip, label in list(zip(clips, labels))[:40]:
+        s, motion = _motion_stats(clip), MOTIONS[label % len(MOTIONS)]
+        if motion == "bounce":  # fast, and reflected off the walls
+            assert s["path"] > 50 and s["straight"] < 0.5, s
+        elif motion == "slide":  # slow straight line
+            assert 10 < s["path"] < 40 and s["straight"] > 0.9, s
+        elif motion == "zoom":  # stays put, changes size
+            assert s["spread"] < 3 and s["area"] > 1.6, s
+        else:  # rotate: same size, turns
+            assert s["area"] < 1.15 and s["turn"] > 2.0, s
+
+
+def test_prepare_builtin_store(tmp_path, sprites):
+    summary = prepare_builtin("moving-digits", tmp_path / "digits", "digits-64", num_clips=10, seed=3)
+    store = open_store(tmp_path / "digits", [(16, 32, 32), (32, 64, 64)])
+    assert summary.num_clips == store.num_clips == 10 and store.shapes[-1] == SHAPE
+    clips, labels = render_clips(3, 0, 10, SHAPE, sprites)
+    np.testing.assert_array_equal(store.level(SHAPE), clips)
+    assert store.labels.tolist() == labels.tolist()
+    assert store.label_names == label_names()
+    assert store.manifest["labels"]["encoding"] == "digit * 4 + motion"
+    top = clips.astype(np.float64)
+    for t, h, w in store.shapes[:-1]:
+        pooled = top.reshape(10, t, 32 // t, h, 64 // h, w, 64 // w, 3).mean(axis=(2, 4, 6))
+        np.testing.assert_array_equal(store.level((t, h, w)), np.rint(pooled).astype(np.uint8))

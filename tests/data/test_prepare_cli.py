@@ -1,0 +1,68 @@
+"""`provgan prepare` end to end: summary, one-line errors with exit status 2, dry run."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from provgan.cli import main
+from provgan.data.store import open_store
+
+
+def run(argv, capsys):
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_builtin(tmp_path, capsys):
+    code, out, _ = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "d"), "--plan", "tiny",
+                        "--num-clips", "8", "--seed", "2", "--workers", "1"], capsys)
+    assert code == 0 and "prepared 8 clips" in out and "levels: 4x4x4, 4x8x8, 8x16x16" in out
+    store = open_store(tmp_path / "d")
+    assert store.num_clips == 8 and store.manifest["source"]["seed"] == 2
+
+
+def test_videos_with_a_bad_file_and_dry_run(video_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    shutil.copytree(video_dir, src)
+    (src / "broken.mp4").write_text("not a video")
+    code, out, _ = run(["prepare", str(src), str(tmp_path / "dry"), "--plan", "tiny", "--dry-run",
+                        "--workers", "1"], capsys)
+    assert code == 0 and "would prepare 3 clips" in out and not (tmp_path / "dry").exists()
+    code, out, _ = run(["prepare", str(src), str(tmp_path / "s"), "--plan", "tiny", "--clip", "stride:16",
+                        "--workers", "1"], capsys)
+    assert code == 0 and "prepared 9 clips" in out and "4 found, 3 used, 1 skipped" in out
+    assert f"{src / 'broken.mp4'}: not a video" in out
+
+
+@pytest.mark.parametrize("args,words", [
+    (["{src}", "{out}", "--plan", "tiny", "--strict"], "broken.mp4: not a video"),
+    (["{empty}", "{out}", "--plan", "tiny"], "no videos"),
+    (["{src}", "{out}", "--plan", "no-such-preset"], "unknown preset"),
+    (["{src}", "{out}", "--plan", "tiny", "--clip", "middle"], "--clip 'middle'"),
+    (["{src}", "{out}", "--plan", "tiny", "--size", "24"], "no level of the plan"),
+])
+def test_errors_are_one_line_with_status_2(video_dir, tmp_path, capsys, args, words):
+    src, empty = tmp_path / "src", tmp_path / "empty"
+    shutil.copytree(video_dir, src)
+    (src / "broken.mp4").write_text("not a video")
+    empty.mkdir()
+    argv = ["prepare"] + [a.format(src=src, out=tmp_path / "out", empty=empty) for a in args] + ["--workers", "1"]
+    code, _, err = run(argv, capsys)
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and words in lines[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_usage_mistakes(tmp_path, capsys):
+    code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "out")], capsys)
+    assert code == 2 and "--plan" in err
+    code, _, err = run(["prepare", "--builtin", "moving-digits", str(tmp_path), str(tmp_path / "x")], capsys)
+    assert code == 2 and "only OUT" in err
