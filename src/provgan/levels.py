@@ -144,7 +144,8 @@ def fade(old: torch.Tensor, new: torch.Tensor, alpha: float) -> torch.Tensor:
         return new
     if alpha <= 0.0:
         return old
-    return torch.lerp(old, new, alpha)
+    dtype = torch.promote_types(old.dtype, new.dtype)  # under autocast the two paths may differ
+    return torch.lerp(old.to(dtype), new.to(dtype), alpha)
 
 
 def fade_reals(clips: torch.Tensor, factor: Shape, alpha: float) -> torch.Tensor:

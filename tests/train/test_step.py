@@ -58,3 +58,16 @@ def test_theta_stays_orthonormal_during_training():
     theta = models.head.theta.detach()
     assert not torch.allclose(theta, theta0)
     assert torch.allclose(theta.T @ theta, torch.eye(theta.shape[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["swgan", "wgan-gp"])
+def test_bf16_autocast_step_while_fading(loss):
+    torch.manual_seed(0)
+    cfg = load_config("tiny", [f"loss.name={loss}"])
+    models = build_models(cfg)
+    opts = build_optimizers(models, cfg, 1e-3)
+    pos = position_at(cfg.schedule.stable_kimg * 1.5, cfg.model.plan, cfg.schedule)
+    assert pos.fading and pos.level == 1
+    terms = train_step(models, opts, torch.rand(8, 3, *cfg.model.plan[1]) * 2 - 1, pos, cfg, Shard(), "bf16", 0)
+    assert all(torch.isfinite(v) for v in terms.values())
+    assert models.generator.blocks[1].conv0.weight.dtype == torch.float32  # master weights stay fp32
