@@ -19,11 +19,14 @@ class StatsWriter:
         self.run_dir = run_dir
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
-        self._jsonl = open(run_dir / "stats.jsonl", "a") if run_dir is not None else None
-        self._tb = None
-        if run_dir is not None and tensorboard:
+        self._tensorboard = tensorboard and run_dir is not None
+        self._tb = None  # opened on first use, reopened after close()
+
+    def _board(self):
+        if self._tb is None and self._tensorboard:
             from torch.utils.tensorboard import SummaryWriter
-            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return self._tb
 
     def add(self, scalars: dict[str, torch.Tensor]) -> None:
         """Accumulate without a host sync (values stay on their device until the flush)."""
@@ -37,26 +40,27 @@ class StatsWriter:
         means |= extra
         self._sums.clear()
         self._counts.clear()
-        if self._jsonl is not None:
+        if self.run_dir is not None:
             row = {"kimg": round(kimg, 6)} | {k: (v if math.isfinite(v) else None) for k, v in means.items()}
-            self._jsonl.write(json.dumps(row) + "\n")
-            self._jsonl.flush()
-        if self._tb is not None:
+            with open(self.run_dir / "stats.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+        board = self._board()
+        if board is not None:
             step = int(round(kimg * 1000))
             for k, v in means.items():
-                self._tb.add_scalar(k, v, step)
+                board.add_scalar(k, v, step)
         return means
 
     def image(self, tag: str, hwc_uint8: np.ndarray, kimg: float) -> None:
-        if self._tb is not None:
-            self._tb.add_image(tag, hwc_uint8, int(round(kimg * 1000)), dataformats="HWC")
-            self._tb.flush()
+        board = self._board()
+        if board is not None:
+            board.add_image(tag, hwc_uint8, int(round(kimg * 1000)), dataformats="HWC")
+            board.flush()
 
     def close(self) -> None:
-        if self._jsonl is not None:
-            self._jsonl.close()
         if self._tb is not None:
             self._tb.close()
+            self._tb = None
 
     def __enter__(self) -> "StatsWriter":
         return self
