@@ -103,12 +103,13 @@ def to_tensor(clips: np.ndarray) -> torch.Tensor:
 
 
 def split_indices(labels: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded, class-stratified split: ``holdout`` of every class goes to the test set."""
+    """A seeded, class-stratified split: ``holdout`` of every class (at least one clip of every class
+    that has two) goes to the test set."""
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(holdout * len(idx)))
+        k = max(1, int(round(holdout * len(idx)))) if len(idx) >= 2 else 0
         test.append(idx[:k])
         train.append(idx[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -158,6 +159,9 @@ def train_classifier(clips: np.ndarray, labels: np.ndarray, num_classes: int | N
     num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
     torch.manual_seed(opts.seed)
     train, test = split_indices(labels, opts.holdout, opts.seed)
+    if len(test) == 0 or len(train) < 2:
+        raise ProvganError(f"{len(labels)} labelled clips in {num_classes} classes are too few to hold "
+                           "clips out for testing: use a larger store")
     model = VideoClassifier(tuple(clips.shape[1:4]), num_classes, opts.width)
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(opts.epochs, 1))
