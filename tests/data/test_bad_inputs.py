@@ -161,7 +161,7 @@ def test_not_enough_space_is_found_before_writing(video_dir, tmp_path, monkeypat
     assert leftovers(tmp_path) == []
 
 
-def test_interrupted_prepare_leaves_no_store(video_dir, tmp_path, monkeypatch):
+def test_interrupted_prepare_leaves_no_store(video_dir, tmp_path, monkeypatch, caplog):
     calls = []
     original = StoreWriter.add
 
@@ -175,8 +175,11 @@ def test_interrupted_prepare_leaves_no_store(video_dir, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         prepare_store(video_dir, tmp_path / "out", "tiny")
     assert leftovers(tmp_path) == []
-    half = tmp_path / "half"  # what a killed (SIGKILL) prepare leaves: level files, no manifest
+    half = tmp_path / "out.tmp-999999"  # what a killed (SIGKILL) prepare leaves: level files, no manifest
     half.mkdir()
     np.save(half / "level-4x4x4.npy", np.zeros((1, 4, 4, 4, 3), np.uint8))
     with pytest.raises(ProvganError, match="not a complete store"):
         open_store(half)
+    monkeypatch.undo()
+    prepare_store(video_dir, tmp_path / "out", "tiny")
+    assert any("out.tmp-999999 was left by an interrupted prepare" in r.getMessage() for r in caplog.records)

@@ -149,3 +149,11 @@ def test_manifest_is_plain_json(video_dir, tmp_path):
     assert data["plan"] == [[4, 4, 4], [4, 8, 8]]  # --frames 4: the plan up to 4x8x8
     assert data["counts"] == {"sources": 3, "used": 3, "skipped": 0, "converted": 0, "clips": 3}
     assert len(data["content_hash"]) == 64
+
+
+def test_stride_longer_than_a_clip_skips_the_gaps(video_dir, tmp_path):
+    prepare_store(video_dir, tmp_path / "s", "tiny", clip="stride:20")
+    store = open_store(tmp_path / "s")
+    assert store.manifest["clips"]["start"] == [0, 20] * 3
+    frames = read_video(video_dir / "bunny.mp4", 20, 8)
+    np.testing.assert_array_equal(store.level((8, 16, 16))[3], square_crop_resize(frames, 16))

@@ -28,7 +28,8 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from provgan.data.store import Shape, StoreWriter, disk_full_error, is_disk_full, shape_name
+from provgan.data.store import Shape, StoreWriter, disk_full_error, is_disk_full, pool_levels, shape_name
+from provgan.data.video_io import crop_box, crop_resize, iter_frames, probe_video
 from provgan.errors import ProvganError
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class PrepareSummary:
 
 
 # ---------------------------------------------------------------------------------------------
-# plan and pixels
+# the plan
 
 
 def resolve_plan(plan: Sequence[Sequence[int]] | str, frames: int | None = None,
@@ -119,51 +120,6 @@ def resolve_plan(plan: Sequence[Sequence[int]] | str, frames: int | None = None,
     return shapes[: keep[-1] + 1], preset
 
 
-def crop_box(height: int, width: int, aspect: float) -> tuple[int, int, int, int]:
-    """(top, left, h, w) of the largest centred crop with width/height = ``aspect``."""
-    if width >= height * aspect:
-        h, w = height, int(round(height * aspect))
-    else:
-        h, w = int(round(width / aspect)), width
-    return (height - h) // 2, (width - w) // 2, h, w
-
-
-def crop_resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Centre crop to the target aspect, then area-resize (box-filter) to (height, width)."""
-    top, left, h, w = crop_box(frame.shape[0], frame.shape[1], width / height)
-    crop = frame[top:top + h, left:left + w]
-    if (h, w) == (height, width):
-        return np.ascontiguousarray(crop)
-    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def pool_levels(top: np.ndarray, shapes: Sequence[Shape]) -> list[np.ndarray]:
-    """Box-filter pyramid of uint8 clips (n, T, H, W, C): one uint8 array per shape, small to large.
-
-    Level l is the average of level l+1 over (T_l+1/T_l, 2, 2) blocks. Sums of neighbour pairs are
-    kept in float32 (exact: integers below 2^24) and each level is the block sum times 1/k, k a
-    power of two (exact too), rounded half to even once: every stored level is the rounded
-    box-filter average of the stored top level, whatever the number of steps in between.
-    """
-    if top.shape[1:4] != tuple(shapes[-1]):
-        raise ValueError(f"top clips have shape {top.shape[1:4]}, the plan's top level is {shapes[-1]}")
-    out, x, k = [top], top, 1
-    for small, large in zip(shapes[-2::-1], shapes[:0:-1]):
-        for axis in (1, 2, 3):
-            if large[axis - 1] != small[axis - 1]:
-                x, k = _pair_sum(x, axis), 2 * k
-        out.append(np.rint(x * np.float32(1.0 / k)).astype(np.uint8))
-    return out[::-1]
-
-
-def _pair_sum(x: np.ndarray, axis: int) -> np.ndarray:
-    """float32 sums of neighbours 2i and 2i+1 along ``axis``."""
-    shape = x.shape
-    pairs = x.reshape(*shape[:axis], shape[axis] // 2, 2, *shape[axis + 1:])
-    lead = (slice(None),) * (axis + 1)
-    return np.add(pairs[lead + (0,)], pairs[lead + (1,)], dtype=np.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # worker tasks (module-level functions: they run in spawned processes)
 
@@ -173,8 +129,6 @@ def _init_worker() -> None:
 
 
 def _probe_task(path: str) -> tuple[Any, str | None]:
-    from provgan.data.video_io import probe_video
-
     try:
         return probe_video(path), None
     except ProvganError as exc:
@@ -191,15 +145,16 @@ class _ClipTask:
 
 def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tuple[int, ...], str | None]:
     """Decode the span of ``task.starts`` once; return (task, levels, starts done, error)."""
-    from provgan.data.video_io import iter_frames
-
     length, height, width = task.shapes[-1]
     first, last = task.starts[0], task.starts[-1] + length
+    needed = np.zeros(last - first, bool)  # frames inside some window (stride > T leaves gaps)
+    for s in task.starts:
+        needed[s - first: s - first + length] = True
     frames, clips, done = [], [], []
     pending = list(task.starts)
     try:
         for offset, frame in enumerate(iter_frames(task.path, first, last - first)):
-            frames.append(crop_resize(frame, height, width))
+            frames.append(crop_resize(frame, height, width) if needed[offset] else None)
             while pending and first + offset + 1 == pending[0] + length:
                 s = pending.pop(0)
                 clips.append(np.stack(frames[s - first: s - first + length]))
@@ -232,7 +187,12 @@ def _sprites(canvas: int):
 def _mapper(workers: int):
     """Yield ``run(fn, tasks)`` giving ordered results, from spawned processes when workers > 1."""
     if workers <= 1:
-        yield lambda fn, tasks: map(fn, tasks)
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # OpenCV's threads only contend with FFmpeg's decoding threads here
+        try:
+            yield lambda fn, tasks: map(fn, tasks)
+        finally:
+            cv2.setNumThreads(threads)
         return
     with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
         yield lambda fn, tasks: pool.imap(fn, tasks)

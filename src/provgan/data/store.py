@@ -13,6 +13,7 @@ deterministic, resumable, rank-sharded minibatches the trainer consumes.
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -45,6 +46,37 @@ def level_file(shape: Sequence[int]) -> str:
 def disk_full_error(where: Path) -> ProvganError:
     return ProvganError(f"disk full while writing {where}: free some space or give an output folder "
                         f"on another disk; nothing was kept")
+
+
+# ---------------------------------------------------------------------------------------------
+# the level pyramid
+
+
+def pool_levels(top: np.ndarray, shapes: Sequence[Shape]) -> list[np.ndarray]:
+    """Box-filter pyramid of uint8 clips (n, T, H, W, C): one uint8 array per shape, small to large.
+
+    Level l is the average of level l+1 over (T_l+1/T_l, 2, 2) blocks. Sums of neighbour pairs are
+    kept in float32 (exact: integers below 2^24) and each level is the block sum times 1/k, k a
+    power of two (exact too), rounded half to even once: every stored level is the rounded
+    box-filter average of the stored top level, whatever the number of steps in between.
+    """
+    if top.shape[1:4] != tuple(shapes[-1]):
+        raise ValueError(f"top clips have shape {top.shape[1:4]}, the plan's top level is {shapes[-1]}")
+    out, x, k = [top], top, 1
+    for small, large in zip(shapes[-2::-1], shapes[:0:-1]):
+        for axis in (1, 2, 3):
+            if large[axis - 1] != small[axis - 1]:
+                x, k = _pair_sum(x, axis), 2 * k
+        out.append(np.rint(x * np.float32(1.0 / k)).astype(np.uint8))
+    return out[::-1]
+
+
+def _pair_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """float32 sums of neighbours 2i and 2i+1 along ``axis``."""
+    shape = x.shape
+    pairs = x.reshape(*shape[:axis], shape[axis] // 2, 2, *shape[axis + 1:])
+    lead = (slice(None),) * (axis + 1)
+    return np.add(pairs[lead + (0,)], pairs[lead + (1,)], dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +137,9 @@ class StoreWriter:
         self.overwrite, self.labelled = overwrite, labelled
         check_output(self.out, overwrite)
         self.tmp = self.out.with_name(f"{self.out.name}.tmp-{os.getpid()}")
+        for stale in self.out.parent.glob(f"{glob.escape(self.out.name)}.tmp-*"):
+            if stale != self.tmp:
+                log.warning("%s was left by an interrupted prepare (it is not a store): delete it", stale)
         _check_space(self.out, capacity * sum(int(np.prod(s)) * CHANNELS for s in self.shapes))
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)

@@ -19,6 +19,7 @@ from typing import Iterator
 
 import av
 import cv2
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from provgan.errors import ProvganError
@@ -181,6 +182,7 @@ def _decode_window(container, path: Path, start: int, num_frames: int | None) ->
             seekable = False
             container.seek(0)
     emitted, counter = 0, 0
+    rgb = VideoReformatter()  # one per stream: its cached scaler makes RGB conversion ~2x faster
     for frame in _frames(container, stream, path):
         if seekable:
             index = -1 if frame.pts is None else int(round(float((frame.pts - origin) * stream.time_base * rate)))
@@ -194,7 +196,7 @@ def _decode_window(container, path: Path, start: int, num_frames: int | None) ->
             continue
         if num_frames is not None and emitted >= num_frames:
             return
-        yield frame.to_ndarray(format="rgb24")
+        yield rgb.reformat(frame, format="rgb24").to_ndarray()
         emitted += 1
 
 
@@ -203,11 +205,12 @@ def _decode_from_zero(path: Path, start: int, num_frames: int | None) -> Iterato
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        rgb = VideoReformatter()
         for i, frame in enumerate(_frames(container, stream, path)):
             if num_frames is not None and i >= start + num_frames:
                 return
             if i >= start:
-                yield frame.to_ndarray(format="rgb24")
+                yield rgb.reformat(frame, format="rgb24").to_ndarray()
 
 
 def _frames(container, stream, path: Path):
@@ -230,6 +233,28 @@ def read_video(path: str | Path, start: int = 0, num_frames: int | None = None) 
     if not frames:
         raise _fail(Path(path), f"has no frames from frame {start} on")
     return np.stack(frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# frame geometry
+
+
+def crop_box(height: int, width: int, aspect: float) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of the largest centred crop with width/height = ``aspect``."""
+    if width >= height * aspect:
+        h, w = height, int(round(height * aspect))
+    else:
+        h, w = int(round(width / aspect)), width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def crop_resize(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre crop to the target aspect, then area-resize (box-filter) to (height, width)."""
+    top, left, h, w = crop_box(frame.shape[0], frame.shape[1], width / height)
+    crop = frame[top:top + h, left:left + w]
+    if (h, w) == (height, width):
+        return np.ascontiguousarray(crop)
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
 
 
 # ---------------------------------------------------------------------------------------------
