@@ -144,10 +144,14 @@ def test_full_disk_is_one_line_and_leaves_nothing(video_dir, tmp_path, monkeypat
     with pytest.raises(OSError):
         appender.file.close()  # flushing the buffered header fails the same way
 
-    def no_space(self, rows):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    original = _NpyAppender.__init__
 
-    monkeypatch.setattr(_NpyAppender, "append", no_space)
+    def to_full_device(self, *args, **kwargs):  # the level files land on a full "disk"
+        original(self, *args, **kwargs)
+        self.file.close()
+        self.file = open("/dev/full", "wb")
+
+    monkeypatch.setattr(_NpyAppender, "__init__", to_full_device)
     with pytest.raises(ProvganError, match="disk full") as exc:
         prepare_store(video_dir, tmp_path / "out", "tiny")
     assert "\n" not in str(exc.value)

@@ -91,6 +91,10 @@ def test_random_windows_are_reproducible(video_dir, tmp_path):
     assert a.manifest["clips"]["start"] == b.manifest["clips"]["start"]
     assert a.manifest["content_hash"] == b.manifest["content_hash"]
     assert all(0 <= s <= 33 for s in a.manifest["clips"]["start"])
+    split = tmp_path / "one.txt"  # a file's window does not depend on the other files
+    split.write_text("carphone.mp4\n")
+    c = prepare_store(video_dir, tmp_path / "c", "tiny", clip="random", seed=3, split=split)
+    assert c.manifest["clips"]["start"] == a.manifest["clips"]["start"][2:]
 
 
 def test_frame_folders(short_frames, tmp_path):

@@ -25,6 +25,7 @@ def test_builtin(tmp_path, capsys):
     code, out, _ = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "d"), "--plan", "tiny",
                         "--num-clips", "8", "--seed", "2", "--workers", "1"], capsys)
     assert code == 0 and "prepared 8 clips" in out and "levels: 4x4x4, 4x8x8, 8x16x16" in out
+    assert "built-in moving-digits, seed 2" in out
     store = open_store(tmp_path / "d")
     assert store.num_clips == 8 and store.manifest["source"]["seed"] == 2
 

@@ -100,9 +100,13 @@ def format_summary(summary, dry_run: bool = False) -> str:
     lines = [f"{verb} {summary.num_clips} clips ({summary.frames} frames at the top level) "
              f"{'for' if dry_run else 'into'} {summary.out}  "
              f"[{_size(summary.bytes)}, {summary.seconds:.1f} s]",
-             f"levels: {', '.join(map(shape_name, summary.shapes))}",
-             f"sources: {summary.sources} found, {summary.used} used, {len(summary.skipped)} skipped, "
-             f"{len(summary.converted)} converted"]
+             f"levels: {', '.join(map(shape_name, summary.shapes))}"]
+    source = summary.manifest.get("source", {})
+    if source.get("builtin"):
+        lines.append(f"source: built-in {source['builtin']}, seed {source['seed']}")
+    else:
+        lines.append(f"sources: {summary.sources} found, {summary.used} used, {len(summary.skipped)} skipped, "
+                     f"{len(summary.converted)} converted")
     for title, items in (("skipped", summary.skipped), ("converted", summary.converted)):
         lines += [f"{title}:"] + [f"  {item.reason}" for item in items] if items else []
     if summary.ignored:

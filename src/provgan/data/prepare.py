@@ -6,8 +6,8 @@ aspect, area-resize it to the top level (H, W), then pool down the level plan wi
 level l is the exact average of level l+1 over blocks of (tT, 2, 2), tT = 2 where the plan doubles
 T and 1 where it keeps it (DESIGN.md §1 "Data"). Pooling runs in float from the top level's uint8
 values and each level is rounded (half to even) once, so every stored level equals the box-filter
-average of the stored top level over its whole block; it is what the networks' own ``downsample``
-computes from the top level, which keeps fades between levels (§4.1) consistent with the data.
+average of the stored top level over its whole block: what the networks' ``downsample`` (avg-pool)
+computes from the top level, up to that rounding, so fades between levels (§4.1) match the data.
 
 Sources are probed first (cheap), so bad inputs are reported before any decoding and the store's
 size is known; clips are then decoded in worker processes and written in source order, so the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import multiprocessing as mp
 import time
@@ -28,7 +29,9 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from provgan.data.store import Shape, StoreWriter, disk_full_error, is_disk_full, pool_levels, shape_name
+from provgan.data.sources import discover_sources
+from provgan.data.store import (Shape, StoreWriter, check_output, disk_full_error, is_disk_full, pool_levels,
+                                shape_name)
 from provgan.data.video_io import crop_box, crop_resize, iter_frames, probe_video
 from provgan.errors import ProvganError
 
@@ -213,9 +216,6 @@ def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[i
     an error); a run that fails or is interrupted leaves nothing at ``out``. ``dry_run`` stops
     after probing the sources and returns the planned summary (bytes estimated, nothing written).
     """
-    from provgan.data.sources import discover_sources
-    from provgan.data.store import check_output
-
     started = time.perf_counter()
     shapes, plan_preset = resolve_plan(plan, frames, size)
     choice = ClipChoice.parse(clip) if isinstance(clip, str) else clip
@@ -233,8 +233,8 @@ def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[i
                 raise ProvganError(f"{source}: no usable clips in {len(found.sources)} sources{first}")
             tasks = _make_tasks(windows, found, shapes)
             if dry_run:
-                return _planned(out, shapes, capacity, found, skipped, converted, started,
-                                len({t.index for t in tasks}))
+                return _planned(out, shapes, capacity, started, len(found.sources), len(windows),
+                                skipped, converted, found.ignored)
             with StoreWriter(out, shapes, capacity, labelled=labelled, overwrite=overwrite) as writer:
                 clips = _write_clips(writer, run(_clip_task, tasks), found, strict, skipped, progress,
                                      capacity)
@@ -278,7 +278,7 @@ def _plan_windows(found, infos, shapes, choice: ClipChoice, seed: int, strict: b
         reason = error
         if info is not None:
             _, _, h, w = crop_box(info.height, info.width, width / height)
-            starts = choice.starts(info.num_frames, length, np.random.default_rng([seed, i]))
+            starts = choice.starts(info.num_frames, length, _source_rng(seed, src.rel))
             if h < height or w < width:
                 reason = (f"{src.path}: frames are {info.width}x{info.height}, smaller than the top level "
                           f"{width}x{height} after the centre crop: use a smaller --size or drop the file")
@@ -293,6 +293,11 @@ def _plan_windows(found, infos, shapes, choice: ClipChoice, seed: int, strict: b
         else:
             windows[i] = starts
     return windows, skipped, converted
+
+
+def _source_rng(seed: int, rel: str) -> np.random.Generator:
+    """A source's own random stream: its random window does not depend on which other files exist."""
+    return np.random.default_rng([seed, int.from_bytes(hashlib.sha256(rel.encode()).digest()[:8], "little")])
 
 
 def _note(skip: Skip, strict: bool, action: str) -> Skip:
@@ -342,13 +347,12 @@ def _write_clips(writer: StoreWriter, results, found, strict: bool, skipped: lis
     return clips
 
 
-def _planned(out: Path, shapes, capacity: int, found, skipped, converted, started: float,
-             used: int) -> PrepareSummary:
+def _planned(out: Path, shapes, capacity: int, started: float, sources: int = 1, used: int = 1,
+             skipped=(), converted=(), ignored=()) -> PrepareSummary:
     """Summary of a dry run: what would be written."""
     size = capacity * sum(int(np.prod(s)) * 3 for s in shapes)
-    return PrepareSummary(out, capacity, tuple(shapes), len(found.sources), used, tuple(skipped),
-                          tuple(converted), tuple(found.ignored), size, time.perf_counter() - started,
-                          capacity * shapes[-1][0])
+    return PrepareSummary(out, capacity, tuple(shapes), sources, used, tuple(skipped), tuple(converted),
+                          tuple(ignored), size, time.perf_counter() - started, capacity * shapes[-1][0])
 
 
 def _source_record(src, info) -> dict[str, Any]:
@@ -386,11 +390,8 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
     shapes, plan_preset = resolve_plan(plan, frames, size)
     out = Path(out)
     if dry_run:
-        from provgan.data.sources import SourceSet
-        from provgan.data.store import check_output
-
         check_output(out, overwrite)
-        return _planned(out, shapes, num_clips, SourceSet(out, "builtin", (), None, ()), (), (), started, 1)
+        return _planned(out, shapes, num_clips, started)
     tasks = [(seed, s, min(chunk, num_clips - s), shapes) for s in range(0, num_clips, chunk)]
     manifest = {
         "preset": preset or plan_preset,

@@ -180,14 +180,19 @@ class StoreWriter:
             np.save(self.tmp / "labels.npy", labels)
             digest.update(labels.tobytes())
         manifest["content_hash"] = digest.hexdigest()
-        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        with open(self.tmp / MANIFEST, "w") as f:  # last, and on disk before the rename
+            f.write(json.dumps(manifest, indent=1))
+            f.flush()
+            os.fsync(f.fileno())
         _replace(self.tmp, self.out, self.overwrite)
         return manifest
 
     def abort(self) -> None:
         for appender in self.levels:
-            if not appender.file.closed:
+            try:
                 appender.file.close()
+            except OSError:  # a full disk fails the final flush too; the folder goes anyway
+                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
