@@ -1,6 +1,6 @@
 """One tiny trained run per test session, shared by the generate and report tests.
 
-Three levels of the tiny plan (4x4x4, 4x8x8, 8x16x16), ~20 steps of batch 4: a few seconds on a
+Three levels of the tiny plan (4x4x4, 4x8x8, 8x16x16), 10 steps of batch 4: a few seconds on a
 CPU. The run is built once under pytest's session base folder and reused by both test folders.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# 16 clips stable per level and 16 per fade; a checkpoint every 16 clips (all kept); 3 levels.
-FAST_OVERRIDES = ["schedule.stable_kimg=0.016", "schedule.fade_kimg=0.016", "schedule.total_kimg=0.08",
-                  "schedule.minibatch_default=4", "run.snapshot_kimg=0.016", "run.sample_kimg=0.04",
+# 8 clips (2 steps of 4) stable per level and 8 per fade; a checkpoint every 8 clips (all kept); 3 levels.
+FAST_OVERRIDES = ["schedule.stable_kimg=0.008", "schedule.fade_kimg=0.008", "schedule.total_kimg=0.04",
+                  "schedule.minibatch_default=4", "run.snapshot_kimg=0.008", "run.sample_kimg=0.02",
                   "run.keep_checkpoints=20", "run.log_every_steps=2", "model.g_channels=[8,8,8]"]
 
 

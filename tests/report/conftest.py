@@ -1,0 +1,59 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+for folder in (HERE, HERE.parent / "generate"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+from tiny_run import tiny_run  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory) -> Path:
+    """A copy of the session's tiny run with an interpolation video and a real metrics file added."""
+    from provgan.data.video_io import write_video
+    from provgan.metrics.evaluate import EvalOptions, evaluate_checkpoint
+    from provgan.sampling import interpolation_grid
+    from provgan.train.checkpoint import load_sampler
+
+    trained = tiny_run(tmp_path_factory.getbasetemp())
+    run = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(trained.run, run)
+    frames = interpolation_grid(load_sampler(run), [0, 1, 2], steps=5)
+    for ext in (".mp4", ".gif"):
+        write_video(run / "samples" / f"interpolation{ext}", frames, fps=8)
+    evaluate_checkpoint(run, trained.store, EvalOptions(metrics=("swd",), num=16))
+    return run
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """Headless Debian chromium driven over DevTools; skipped with the reason when it is missing."""
+    from cdp_client import Chromium, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed: `make test` installs Debian's chromium package with apt-get; "
+                    "install it by hand with `apt-get install chromium` where apt is not available")
+    browser = Chromium(exe, tmp_path_factory.mktemp("chromium") / "profile")
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``provgan ARGS`` in this process; returns (exit status, stdout, stderr)."""
+    from provgan.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
