@@ -184,6 +184,9 @@ class Chromium:
     def open(self, page: Path, check_js: str, width: int = 1280, screenshot: bool = False) -> PageResult:
         """Load ``page`` from disk, run ``check_js`` (an async expression) and report errors."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+        self.call("Page.navigate", url="about:blank")
+        self.wait_event("Page.loadEventFired")
+        self.events.clear()  # what the previous page did is not this page's problem
         self.call("Page.navigate", url=page.resolve().as_uri())
         self.wait_event("Page.loadEventFired")
         value = self.call("Runtime.evaluate", expression=check_js, awaitPromise=True, returnByValue=True)

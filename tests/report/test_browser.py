@@ -37,3 +37,16 @@ def test_the_browser_check_sees_broken_pages(chromium, tmp_path):
     assert any("boom" in e for e in result.errors)
     assert any("missing.png" in e for e in result.errors)
     assert result.value["videos"][0]["duration"] is None or result.value["videos"][0]["width"] == 0
+
+
+def test_videos_fall_back_to_their_gifs_where_mp4_cannot_play(chromium, report_run):
+    page = build_report(report_run).page
+    unplayable = page.with_name("report-unplayable.html")  # same folder: the same relative paths
+    unplayable.write_text(page.read_text().replace('type="video/mp4"', 'type="video/x-unplayable"'))
+    result = chromium.open(unplayable, CHECK_MEDIA_JS)
+    assert result.errors == []
+    assert result.value["videos"] == []
+    gifs = sorted(Path(img["src"]).name for img in result.value["images"] if img["src"].endswith(".gif"))
+    assert gifs == ["interpolation.gif", "level0-4x4x4-final.gif", "level1-4x8x8-final.gif",
+                    "level2-8x16x16-final.gif", "samples-000000.gif"]
+    assert all(img["width"] > 0 for img in result.value["images"])

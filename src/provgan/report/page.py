@@ -127,6 +127,19 @@ def config_section(text: str | None) -> str:
             f"<pre>{esc(text)}</pre></details></section>")
 
 
+def _finite(rows: Sequence[dict], key: str) -> list[float]:
+    return [float(r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+
+
+def _progress(last: dict, plan: list[tuple]) -> str:
+    level = last.get("Progress/level")
+    text = f"{last['kimg']:g} kimg"
+    if isinstance(level, (int, float)) and math.isfinite(level):
+        shape = f" ({'x'.join(map(str, plan[int(level)]))})" if int(level) < len(plan) else ""
+        text += f", level {int(level)}{shape}, fade alpha {fmt_number(last.get('Progress/alpha', ''))}"
+    return text
+
+
 def summary_rows(run: RunFolder) -> list[tuple[str, str]]:
     """Key facts: loss, plan, progress, checkpoints, speed and memory."""
     cfg = _config_dict(run.config_text)
@@ -135,17 +148,11 @@ def summary_rows(run: RunFolder) -> list[tuple[str, str]]:
     if cfg:
         rows.append(("loss", str(cfg.get("loss", {}).get("name", "?"))))
         rows.append(("level plan", " → ".join("x".join(map(str, s)) for s in plan)))
-    last = run.stats[-1] if run.stats else {}
-    if last:
-        level = last.get("Progress/level")
-        shape = f" ({'x'.join(map(str, plan[int(level)]))})" if level is not None and int(level) < len(plan) else ""
-        rows.append(("progress", f"{last['kimg']:g} kimg, level {fmt_number(level)}{shape}, "
-                                 f"alpha {fmt_number(last.get('Progress/alpha'))}"))
-    speeds = [r["Timing/clips_per_sec"] for r in run.stats[-10:] if math.isfinite(r.get("Timing/clips_per_sec", math.nan))]
-    if speeds:
-        rows.append(("speed (last rows)", f"{statistics.median(speeds):.3g} clips/s"))
-    mems = [r["Resources/peak_mem_gb"] for r in run.stats if math.isfinite(r.get("Resources/peak_mem_gb", math.nan))]
-    if mems:
+    if run.stats:
+        rows.append(("progress", _progress(run.stats[-1], plan)))
+    if speeds := _finite(run.stats[-10:], "Timing/clips_per_sec"):
+        rows.append(("speed (median of the last rows)", f"{statistics.median(speeds):.3g} clips/s"))
+    if mems := _finite(run.stats, "Resources/peak_mem_gb"):
         rows.append(("peak memory", f"{max(mems):.3g} GB"))
     ckpts = run.checkpoints
     rows.append(("checkpoints", f"{len(ckpts)} kept, newest {ckpts[-1].name}" if ckpts else "none yet"))
