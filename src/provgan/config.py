@@ -109,6 +109,7 @@ class RunConfig:
     sample_grid: tuple[int, int] = (4, 4)
     log_every_steps: int = 10
     on_nonfinite: str = "stop"  # stop | rollback
+    channels_last: bool = False  # channels_last_3d memory format for networks and clips
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,11 @@ def test_non_finite_loss_can_roll_back_and_halve_lr(fast_cfg, tiny_store, tmp_pa
     monkeypatch.setitem(losses.LOSSES, "swgan", _failing_after(losses.LOSSES["swgan"], 7))
     trainer = run_training(fast_cfg("run.on_nonfinite=rollback"), tiny_store, tmp_path, CPU, show_progress=False)
     assert trainer.progress.nimg == 80 and trainer.progress.lr_scale == 0.5
+
+
+def test_channels_last_run(fast_cfg, tiny_store, tmp_path):
+    cfg = fast_cfg("run.channels_last=true", "schedule.total_kimg=0.024")
+    trainer = run_training(cfg, tiny_store, tmp_path, CPU, show_progress=False)
+    weight = trainer.models.discriminator.blocks[1].conv0.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert all(torch.isfinite(p).all() for p in trainer.models.generator.parameters())

@@ -92,6 +92,9 @@ class Trainer:
                                f"{cfg.model.image_channels}")
         self.sampler = ClipSampler(self.store, seed=cfg.run.seed, mirror=cfg.data.mirror)
         self.models = build_models(cfg, ctx.device)
+        self.memory_format = torch.channels_last_3d if cfg.run.channels_last else torch.contiguous_format
+        for module in self.models.modules().values():
+            module.to(memory_format=self.memory_format)
         for module in self.models.modules().values():
             broadcast_module(module)
         first = position_at(0, cfg.model.plan, cfg.schedule)
@@ -160,7 +163,7 @@ class Trainer:
             set_lr(opt, pos.lr * self.progress.lr_scale)
         shard = self.ctx.shard
         clips, _ = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
-        reals = shard.take(clips).to(self.ctx.device, non_blocking=True)
+        reals = shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         terms = train_step(self.models, self.opts, reals, pos, self.cfg, shard, self.precision,
                            self.progress.step)
         self.progress.nimg += pos.minibatch
