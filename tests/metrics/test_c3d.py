@@ -5,7 +5,6 @@ import torch
 
 from provgan.errors import ProvganError
 from provgan.metrics.c3d import UCF101_CLASSES, c3d_input, c3d_state_shapes, load_c3d
-from provgan.metrics.resize import resize_clips
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +74,3 @@ def test_c3d_input_scales_to_0_255_and_resizes_to_16x112x112():
     mean = (10.0, 20.0, 30.0)
     torch.testing.assert_close(c3d_input(clips, mean)[:, 2], x[:, 2] - 30.0)
 
-
-def test_resize_keeps_constant_frames_and_is_bilinear_in_space():
-    x = torch.arange(4.0).view(1, 1, 1, 1, 4).expand(1, 1, 2, 4, 4)
-    y = resize_clips(x, (2, 4, 8))
-    torch.testing.assert_close(y[0, 0, 0, 0], torch.tensor([0.0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.0]))

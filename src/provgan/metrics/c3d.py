@@ -41,8 +41,8 @@ _POOL_AFTER = {"conv1": ((1, 2, 2), (0, 0, 0)), "conv2": ((2, 2, 2), (0, 0, 0)),
 class C3D(nn.Module):
     """C3D on (N, 3, 16, 112, 112) clips; ``forward`` returns ``(logits, fc6)``.
 
-    Input scaling follows the checkpoint you load (the public PyTorch conversion expects RGB in
-    [0, 255] with the Sports-1M mean subtracted); :func:`c3d_input` prepares clips in [-1, 1].
+    C3D was trained on RGB values in [0, 255] (Caffe subtracted the Sports-1M mean clip; check what
+    the checkpoint you load expects); :func:`c3d_input` brings clips in [-1, 1] to that range.
     """
 
     def __init__(self, num_classes: int = SPORTS1M_CLASSES, dropout: float = 0.5):
@@ -73,8 +73,8 @@ def c3d_input(clips: torch.Tensor, mean: tuple[float, float, float] | None = Non
 
     Space: bilinear resize of every frame to 112 x 112 (the published pipeline resized to 128 x 171
     and centre-cropped 112; our clips are square, so a direct resize keeps the whole frame). Time:
-    nearest-frame resampling to 16 frames (a 4- or 8-frame level repeats frames). ``mean`` is the
-    per-channel RGB mean your checkpoint was trained with (None: no subtraction).
+    the first 16 frames, or nearest-frame repeats for shorter levels (:mod:`provgan.metrics.resize`).
+    ``mean`` is the per-channel RGB mean your checkpoint expects (None: no subtraction).
     """
     x = (clips.float().clamp(-1, 1) + 1.0) * 127.5
     x = resize_clips(x, C3D_INPUT)

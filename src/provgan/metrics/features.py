@@ -2,8 +2,8 @@
 
 A :class:`FeatureNet` takes clips as the generator and the store give them, (N, 3, T, H, W) in
 [-1, 1] at any level shape, resizes them to the network's input the documented way
-(:mod:`provgan.metrics.resize`: nearest frames in time, bilinear in space; the same for real and
-generated clips) and returns ``(logits, features)``:
+(:mod:`provgan.metrics.resize`: the first T frames, or repeated frames for short levels; bilinear
+in space; the same for real and generated clips) and returns ``(logits, features)``:
 
 =============  ==========================  ========================  =========================
 network        input                       logits (IS, FVD, KVD)      features (FID)

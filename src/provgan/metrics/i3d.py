@@ -152,7 +152,7 @@ class I3D(nn.Module):
 def i3d_input(clips: torch.Tensor, frames: int = FVD_FRAMES) -> torch.Tensor:
     """Clips (N, 3, T, H, W) in [-1, 1] -> I3D input (N, 3, frames, 224, 224) in [-1, 1].
 
-    The FVD protocol (Unterthiner et al.; StyleGAN-V's ``fvd2048_16f``): 16 frames, each frame
-    resized bilinearly to 224 x 224. Clips with fewer frames (early levels) repeat frames (nearest).
+    The FVD protocol (Unterthiner et al.; StyleGAN-V's ``fvd2048_16f``): 16 consecutive frames (the
+    first 16 of a longer clip; shorter levels repeat frames), each resized bilinearly to 224 x 224.
     """
     return resize_clips(clips.float().clamp(-1, 1), (frames, I3D_SIZE, I3D_SIZE))
