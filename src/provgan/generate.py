@@ -58,7 +58,8 @@ def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: s
     """Sample clips from the EMA generator of CHECKPOINT (a ckpt-*.pt file or a run folder).
 
     Deterministic: clip i uses latent seed SEED+i, so the first clips of a larger --num are the
-    clips of a smaller one, on CPU or GPU and whatever --batch.
+    clips of a smaller one, bit for bit with the same --batch (the last batch is padded), and up to
+    float rounding (one grey level) across batch sizes and devices.
 
     \b
     Examples:
@@ -101,8 +102,9 @@ def interpolate_cmd(checkpoint: Path, seeds: str, steps: int, mode: str, out: Pa
                     fps: float, upscale: int | None, device: str, batch: int) -> None:
     """Latent interpolations (thesis Appendix B) of CHECKPOINT as one grid video.
 
-    Row r walks from seed r to seed r+1 in STEPS columns; the first and last columns are exactly
-    the clips `provgan generate` makes for those seeds. Put the video in the run folder
+    Row r walks from seed r to seed r+1 in STEPS columns; the first and last columns are the
+    latents of those seeds exactly, so they show the clips `provgan generate` makes for them (bit
+    for bit with --batch 1 in both). Put the video in the run folder
     (e.g. RUN/samples/interpolation.mp4) and `provgan report` shows it.
 
     \b

@@ -2,7 +2,8 @@
 
 A clip is named by its seed: clip i of a request (seed S) uses the latent of seed S + i, drawn by
 :meth:`TrainedGenerator.latents` from its own ``torch.Generator``, so the first clips of a larger
-request are the clips of a smaller one, on any device and with any batch size. The engine of
+request are the clips of a smaller one (bit for bit with the same batch size, see
+:func:`sample_uint8`; up to float rounding across batch sizes and devices). The engine of
 ``provgan generate`` and ``provgan interpolate``; the CLI in :mod:`provgan.generate` only parses
 options and shows progress.
 """
