@@ -34,15 +34,6 @@ def parse_shape(text: str, shapes: tuple[tuple[int, int, int], ...]) -> tuple[in
     return shape  # type: ignore[return-value]
 
 
-def _tqdm_factory(desc: str):
-    from tqdm import tqdm
-
-    def make(total: int):
-        bar = tqdm(total=total, desc=desc, unit="clip", leave=False)
-        return bar.update
-    return make
-
-
 def _format(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
@@ -77,13 +68,17 @@ def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, ba
       provgan classifier train --data data/digits --out digits-clf.pt
       provgan evaluate runs/digits --data data/digits --metrics is,fid,swd --classifier digits-clf.pt
     """
-    from provgan.metrics.evaluate import EvalOptions, evaluate_checkpoint, parse_metrics
+    from tqdm import tqdm
+
+    from provgan.metrics.evaluate import EvalOptions, load_evaluation, parse_metrics, run_evaluation
 
     opts = EvalOptions(metrics=parse_metrics(metrics), num=num, seed=seed, batch=batch, is_splits=is_splits,
                        classifier=str(classifier) if classifier else None, c3d=str(c3d) if c3d else None,
                        i3d_weights=str(i3d_weights) if i3d_weights else None,
                        i3d_cache=str(cache) if cache else None, fvd_layer=fvd_layer, precision=precision)
-    record, path = evaluate_checkpoint(checkpoint, data, opts, _tqdm_factory("evaluate"))
+    job = load_evaluation(checkpoint, data, opts)  # every check before the first clip is sampled
+    with tqdm(total=num, desc="evaluate", unit="clip", leave=False) as bar:
+        record, path = run_evaluation(job, bar.update)
     click.echo(f"{record['checkpoint']}  kimg {record['kimg']:.1f}  level {record['level']} "
                f"({'x'.join(map(str, record['clip_shape']))}, alpha {record['alpha']:.2f})  {num} clips")
     for name, value in record["metrics"].items():

@@ -21,7 +21,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -165,23 +165,35 @@ def write_metrics(path: Path, record: dict) -> Path:
     return path
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data: str | Path, opts: EvalOptions,
-                        progress_factory: Callable[[int], Callable[[int], None]] | None = None
-                        ) -> tuple[dict, Path]:
-    """Load a checkpoint (or a run's newest), evaluate it on ``data``, write the JSON; (record, path)."""
+@dataclass(frozen=True)
+class Evaluation:
+    """A checked evaluation job: the generator, the store and the loaded feature networks."""
+
+    generator: Any
+    store: Any
+    nets: dict
+    opts: EvalOptions
+
+
+def load_evaluation(checkpoint: str | Path, data: str | Path, opts: EvalOptions) -> Evaluation:
+    """Load and check everything before any sampling: checkpoint, store level, clip count, networks."""
     from provgan.data.store import open_store
     from provgan.train.checkpoint import load_sampler
 
     tg = load_sampler(checkpoint)
     store = open_store(data, shapes=[tg.clip_shape])
     check_counts(store, opts)
-    nets = build_nets(opts)
-    progress = progress_factory(opts.num) if progress_factory else None
-    values = evaluate_generator(tg, store, opts, nets, progress)
+    return Evaluation(tg, store, build_nets(opts), opts)
+
+
+def run_evaluation(job: Evaluation, progress: Callable[[int], None] | None = None) -> tuple[dict, Path]:
+    """Compute the metrics and write ``metrics-<kimg>.json`` beside the checkpoint; (record, path)."""
+    tg, opts = job.generator, job.opts
+    values = evaluate_generator(tg, job.store, opts, job.nets, progress)
     record = {"checkpoint": str(tg.path), "kimg": tg.kimg, "level": tg.level, "alpha": tg.alpha,
-              "clip_shape": list(tg.clip_shape), "store": str(store.path), "metrics": values,
+              "clip_shape": list(tg.clip_shape), "store": str(job.store.path), "metrics": values,
               "options": _jsonable(asdict(opts)),
-              "feature_networks": {k: n.protocol for k, n in nets.items()},
+              "feature_networks": {k: n.protocol for k, n in job.nets.items()},
               "protocol": {"real": f"{opts.num} distinct store clips at the checkpoint's level "
                                    f"(seeded permutation, seed {opts.seed}, no flips)",
                            "generated": f"G_ema at the checkpoint's level and alpha, latent i from seed "
@@ -189,6 +201,12 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path, opts: EvalOpti
                            "swd": "PGGAN sliced Wasserstein x1e3 on 3x7x7 spatio-temporal "
                                   "Laplacian-pyramid patches"}}
     return record, write_metrics(metrics_path(tg), record)
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data: str | Path, opts: EvalOptions,
+                        progress: Callable[[int], None] | None = None) -> tuple[dict, Path]:
+    """Load a checkpoint (or a run's newest), evaluate it on ``data``, write the JSON; (record, path)."""
+    return run_evaluation(load_evaluation(checkpoint, data, opts), progress)
 
 
 def _jsonable(value):
