@@ -156,6 +156,8 @@ def summary_rows(run: RunFolder) -> list[tuple[str, str]]:
         rows.append(("peak memory", f"{max(mems):.3g} GB"))
     ckpts = run.checkpoints
     rows.append(("checkpoints", f"{len(ckpts)} kept, newest {ckpts[-1].name}" if ckpts else "none yet"))
+    if (run.path / "tensorboard").is_dir():
+        rows.append(("live curves", f"tensorboard --logdir {run.path.resolve() / 'tensorboard'}"))
     return rows
 
 
