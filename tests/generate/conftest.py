@@ -1,10 +1,23 @@
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_run import TinyRun, tiny_run  # noqa: E402
+
+def load_helper(name: str, path: Path):
+    """Import a helper file under a unique name, without putting a conftest folder on sys.path
+    (tests/train imports its own ``conftest`` by name)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tiny_run_module = load_helper("provgan_tests_tiny_run", Path(__file__).parent / "tiny_run.py")
+TinyRun, tiny_run = tiny_run_module.TinyRun, tiny_run_module.tiny_run
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,4 @@
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -5,10 +6,21 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-for folder in (HERE, HERE.parent / "generate"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-from tiny_run import tiny_run  # noqa: E402
+
+
+def load_helper(name: str, path: Path):
+    """Import a helper file under a unique name, without putting a conftest folder on sys.path
+    (tests/train imports its own ``conftest`` by name)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tiny_run = load_helper("provgan_tests_tiny_run", HERE.parent / "generate" / "tiny_run.py").tiny_run
+cdp = load_helper("provgan_tests_cdp_client", HERE / "cdp_client.py")
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +44,19 @@ def report_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory):
     """Headless Debian chromium driven over DevTools; skipped with the reason when it is missing."""
-    from cdp_client import Chromium, find_chromium
-
-    exe = find_chromium()
+    exe = cdp.find_chromium()
     if exe is None:
         pytest.skip("chromium is not installed: `make test` installs Debian's chromium package with apt-get; "
                     "install it by hand with `apt-get install chromium` where apt is not available")
-    browser = Chromium(exe, tmp_path_factory.mktemp("chromium") / "profile")
+    browser = cdp.Chromium(exe, tmp_path_factory.mktemp("chromium") / "profile")
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="session")
+def media_check() -> str:
+    """The script that waits for the page's videos and images and reports on them."""
+    return cdp.CHECK_MEDIA_JS
 
 
 @pytest.fixture
