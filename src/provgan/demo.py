@@ -3,7 +3,9 @@
 1. ``provgan prepare --builtin moving-digits`` renders real handwriting (scikit-learn's bundled digits)
    into moving clips and stores them per level of the ``digits-32`` plan;
 2. ``provgan train --config digits-32 --loss swgan`` grows G and D from 4x4x4 to 16x32x32;
-3. the sample grid of every level is written as mp4 and gif, and a report page when available.
+3. the sample grid of every level is written as mp4 and gif; ``provgan interpolate`` makes the
+   Appendix B interpolation grid, ``provgan evaluate`` the (weight-free) video SWD against real clips,
+   and ``provgan report`` one HTML page with all of it.
 
 Each step is the real CLI, run as a subprocess and printed, so the demo doubles as a tutorial.
 Re-running continues an unfinished demo (``--resume auto``) and reuses the prepared data.
@@ -43,9 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.kimg is not None:
         train += ["--kimg", str(args.kimg)]
     run(train)
+    run(["interpolate", str(run_dir), "--seeds", "0,1,2,3", "--steps", "8",
+         "--out", str(run_dir / "samples" / "interpolation.mp4")])
+    run(["evaluate", str(run_dir), "--data", str(data), "--metrics", "swd", "--num", "512"])
     report = run_dir / "report.html"
-    if _has_command("report"):
-        run(["report", str(run_dir), "--out", str(report)])
+    run(["report", str(run_dir), "--out", str(report)])
     finals = sorted((run_dir / "samples").glob("level*-final.mp4"))
     print(f"\ndemo finished in {(time.perf_counter() - started) / 60:.1f} min")
     print("final sample grid of each level (mp4; a .gif sits beside each):")
@@ -53,12 +57,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {path}")
     if report.is_file():
         print(f"report: {report}")
-
-
-def _has_command(name: str) -> bool:
-    from provgan.cli import COMMANDS, _importable
-
-    return name in COMMANDS and _importable(COMMANDS[name])
 
 
 if __name__ == "__main__":

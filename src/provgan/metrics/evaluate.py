@@ -154,7 +154,9 @@ def _scores(cat: dict, swd_sets, opts: EvalOptions) -> dict[str, float]:
 
 def metrics_path(tg) -> Path:
     """``metrics-<kimg>.json`` beside the checkpoint (same kimg numbering as ``ckpt-<kimg>.pt``)."""
-    return Path(tg.path).parent / f"metrics-{int(tg.kimg):06d}.json"
+    from provgan.train.checkpoint import kimg_tag
+
+    return Path(tg.path).parent / f"metrics-{kimg_tag(round(tg.kimg * 1000))}.json"
 
 
 def write_metrics(path: Path, record: dict) -> Path:
