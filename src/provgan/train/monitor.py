@@ -7,6 +7,7 @@ when the level ends (its final samples) and at the end of the run.
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ class Monitor:
         self.total_kimg = total_kimg
         self.bar = tqdm(total=round(total_kimg, 3), initial=round(trainer.progress.kimg, 3), unit="kimg",
                         dynamic_ncols=True, disable=not trainer.show_progress,
+                        mininterval=0.5 if sys.stderr.isatty() else 30.0,  # logs get a line per 30 s
                         bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]")
         self.tick_time, self.tick_nimg = time.perf_counter(), trainer.progress.nimg
 
