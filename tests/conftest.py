@@ -29,6 +29,22 @@ def real_videos() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.mp4"))}
 
 
+@pytest.fixture
+def cli(capsys):
+    """Run ``provgan ARGS`` in this process; returns (exit status, stdout, stderr)."""
+    from provgan.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+
 def pytest_configure(config):
     """Let test modules of a folder import that folder's conftest helpers (import-mode=importlib)."""
     import sys

@@ -31,19 +31,3 @@ def sampler(trained):
     from provgan.train.checkpoint import load_sampler
 
     return load_sampler(trained.run)
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``provgan ARGS`` in this process; returns (exit status, stdout, stderr)."""
-    from provgan.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run

@@ -57,19 +57,3 @@ def chromium(tmp_path_factory):
 def media_check() -> str:
     """The script that waits for the page's videos and images and reports on them."""
     return cdp.CHECK_MEDIA_JS
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``provgan ARGS`` in this process; returns (exit status, stdout, stderr)."""
-    from provgan.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run
