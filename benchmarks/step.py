@@ -112,12 +112,14 @@ def main() -> None:
     ap.add_argument("--min-res", type=int, default=4)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--layouts", default="ncdhw,cl3d", help="memory formats to time: ncdhw and/or cl3d")
     args = ap.parse_args()
     device = torch.device(args.device)
     precisions = [p for p in args.precisions.split(",") if p != "bf16" or device.type == "cuda" or cpu_has_bf16()]
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(f"# {machine}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
           f"python {platform.python_version()}; bf16 rows: {'yes' if 'bf16' in precisions else 'skipped'}")
+    layouts = [name == "cl3d" for name in args.layouts.split(",")]
     peaks = {}
     for prec in precisions:
         for cl in (False, True):
@@ -134,7 +136,7 @@ def main() -> None:
                 continue
             for loss in args.losses.split(","):
                 for prec in precisions:
-                    for cl in (False, True):
+                    for cl in layouts:
                         r = time_level(preset, level, loss, prec, cl, device, args.repeats)
                         peak = max(peaks[prec, False], peaks[prec, True])
                         print(f"{preset:<11}{level:>4} {r['shape']:>11}{r['batch']:>6} {loss:<8}{prec:<5}"
