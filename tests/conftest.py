@@ -45,11 +45,27 @@ def cli(capsys):
     return run
 
 
-def pytest_configure(config):
-    """Let test modules of a folder import that folder's conftest helpers (import-mode=importlib)."""
+def _register_test_helpers() -> None:
+    """Make test helpers importable under import-mode=importlib (runs when this file is imported,
+    before the conftest files of the subfolders).
+
+    tests/train's ``conftest`` helpers are imported by name from that folder; the helper files of
+    tests/generate and tests/report are registered under unique module names, so each is loaded once
+    and no test folder puts another folder on sys.path.
+    """
     import sys
 
-    for sub in ("train",):
-        path = str(Path(__file__).parent / sub)
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    here = Path(__file__).parent
+    path = str(here / "train")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    for name, file in (("provgan_tests_tiny_run", here / "generate" / "tiny_run.py"),
+                       ("provgan_tests_cdp_client", here / "report" / "cdp_client.py")):
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, file)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+
+
+_register_test_helpers()

@@ -1,26 +1,10 @@
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
+import provgan_tests_cdp_client as cdp  # registered by tests/conftest.py
 import pytest
+from provgan_tests_tiny_run import tiny_run
 
-HERE = Path(__file__).parent
-
-
-def load_helper(name: str, path: Path):
-    """Import a helper file under a unique name, without putting a conftest folder on sys.path
-    (tests/train imports its own ``conftest`` by name)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tiny_run = load_helper("provgan_tests_tiny_run", HERE.parent / "generate" / "tiny_run.py").tiny_run
-cdp = load_helper("provgan_tests_cdp_client", HERE / "cdp_client.py")
 
 
 @pytest.fixture(scope="session")
