@@ -1,6 +1,7 @@
 import pytest
 
-from provgan.config import Config, architecture_diff, load_config, parse_overrides, preset_names, to_plain
+from provgan.config import (Config, architecture_diff, load_config, parse_overrides, preset_names, to_plain,
+                            yaml_load)
 from provgan.errors import ConfigError
 
 
@@ -86,3 +87,25 @@ def test_architecture_diff_names_keys():
     assert architecture_diff(a, b) == ["model.latent_dim", "loss.name"]
     assert architecture_diff(a, load_config("tiny", ["run.seed=3"])) == []
     assert isinstance(Config(), Config)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1e-3", 0.001), ("-.5e2", -50.0), ("3.", 3.0), ("12", 12), ("1_000", 1000), ("0x1f", 31),
+    ("1:30", "1:30"),  # YAML 1.1 would read the base-60 int 90
+    ("{4: 16}", {4: 16}), ("[4, 8, 8]", [4, 8, 8]), ("true", True), ("swgan", "swgan"),
+])
+def test_yaml_numbers_follow_yaml_1_2(text, expected):
+    assert yaml_load(text) == expected
+    assert type(yaml_load(text)) is type(expected)
+
+
+def test_override_without_space_after_colon_says_so():
+    with pytest.raises(ConfigError, match=r"'4:16' has no value.*space after the colon: \{4: 16\}"):
+        load_config("digits-32", ["schedule.minibatch={4:16}"])
+    assert load_config("digits-32", ["schedule.minibatch={4: 32}"]).schedule.minibatch[4] == 32
+
+
+def test_float_written_with_exponent_in_a_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("base: tiny\nschedule:\n  lr_default: 2e-3\n")
+    assert load_config(str(path)).schedule.lr_default == 0.002

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -267,9 +268,49 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 numbers: ``1e-3`` is a float and ``4:16`` is not the base-60 int 256.
+
+    PyYAML implements YAML 1.1, whose sexagesimal ints turn a mistyped override ``{4:16}`` into
+    ``{256: None}`` and whose floats need a dot. Configs are written by people who expect 1.2.
+    """
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def yaml_load(text: str) -> Any:
+    """Parse YAML text with YAML 1.2 numbers (see :class:`_Yaml12Loader`); never constructs objects."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
+def _missing_space_after_colon(value: Any) -> str | None:
+    """A flow-mapping key like ``'4:16'`` with no value: the user meant ``4: 16``."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if v is None and isinstance(k, str) and ":" in k:
+                return k
+            found = _missing_space_after_colon(v)
+            if found is not None:
+                return found
+    return None
+
+
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__}: "
                           f"{str(exc).splitlines()[0]})") from None
@@ -320,9 +361,14 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. loss.name=wgan-gp)")
         key, text = item.split("=", 1)
         try:
-            value = yaml.safe_load(text)
+            value = yaml_load(text)
         except yaml.YAMLError:
             value = text
+        bad = _missing_space_after_colon(value)
+        if bad is not None:
+            head, _, tail = bad.partition(":")
+            raise ConfigError(f"override '{item}': '{bad}' has no value; YAML needs a space after "
+                              f"the colon: {{{head}: {tail}}}")
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import yaml
 
+from provgan.config import yaml_load
 from provgan.report.curves import Panel
 from provgan.report.run_folder import Media, MetricsRecord, RunFolder
 
@@ -163,7 +164,7 @@ def summary_rows(run: RunFolder) -> list[tuple[str, str]]:
 
 def _config_dict(text: str | None) -> dict:
     try:
-        data = yaml.safe_load(text) if text else None
+        data = yaml_load(text) if text else None
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}

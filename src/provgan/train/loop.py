@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from provgan.config import Config, architecture_diff, config_from_dict
+from provgan.config import Config, architecture_diff, config_from_dict, yaml_load
 from provgan.data.store import ClipSampler, open_store
 from provgan.errors import ProvganError
 from provgan.levels import Position, adam_reset_due, position_at
@@ -243,7 +243,7 @@ def check_run_dir_config(cfg: Config, run_dir: Path) -> None:
     path = run_dir / "config.yaml"
     if not path.is_file():
         return
-    saved = config_from_dict(yaml.safe_load(path.read_text()))
+    saved = config_from_dict(yaml_load(path.read_text()))
     diff = architecture_diff(saved, cfg)
     if diff:
         raise ProvganError(f"{run_dir} holds a run with a different architecture ({', '.join(diff)} differ); "
