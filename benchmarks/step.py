@@ -22,7 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from provgan.config import load_config
-from provgan.levels import position_at
+from provgan.levels import kimg_to_reach, position_at
 from provgan.shard import Shard
 from provgan.train.hardware import cpu_has_bf16, cpu_name
 from provgan.train.models import build_models, build_optimizers
@@ -82,7 +82,7 @@ def time_level(preset: str, level: int, loss: str, precision: str, channels_last
                repeats: int) -> dict:
     cfg = load_config(preset, [f"loss.name={loss}"])
     sched = cfg.schedule
-    pos = position_at(level * (sched.stable_kimg + sched.fade_kimg), cfg.model.plan, sched)
+    pos = position_at(kimg_to_reach(cfg.model.plan, sched, level), cfg.model.plan, sched)
     torch.manual_seed(0)
     models = build_models(cfg, device)
     opts = build_optimizers(models, cfg, pos.lr)

@@ -25,7 +25,7 @@ import torch
 from provgan import losses
 from provgan.config import load_config
 from provgan.data.prepare import prepare_builtin
-from provgan.levels import position_at
+from provgan.levels import kimg_to_reach, level_timeline, position_at
 from provgan.shard import Shard
 from provgan.train import loop as loop_module
 from provgan.train import monitor as monitor_module
@@ -71,7 +71,7 @@ def measure_level(preset: str, loss: str, level: int, store: Path, steps: int, p
     cfg = load_config(preset, [f"loss.name={loss}", "run.log_every_steps=10", "run.sample_kimg=1000",
                                "run.snapshot_kimg=1000"])
     s = cfg.schedule
-    start_kimg = level * (s.stable_kimg + s.fade_kimg)
+    start_kimg = kimg_to_reach(cfg.model.plan, s, level)
     pos = position_at(start_kimg, cfg.model.plan, s)
     timers = Timers()
     saved = {}
@@ -113,7 +113,7 @@ def step_gflop(preset: str, loss: str, level: int) -> float:
 
     cfg = load_config(preset, [f"loss.name={loss}"])
     s = cfg.schedule
-    pos = position_at(level * (s.stable_kimg + s.fade_kimg), cfg.model.plan, s)
+    pos = position_at(kimg_to_reach(cfg.model.plan, s, level), cfg.model.plan, s)
     with torch.device("meta"):
         models = build_models(cfg, "meta")
         opts = build_optimizers(models, cfg, 1e-3)
@@ -135,13 +135,11 @@ def schedule_estimate(preset: str, loss: str, measured: dict[int, dict], gflops_
     cfg = load_config(preset)
     s = cfg.schedule
     seconds, extrapolated = 0.0, []
-    for level in range(len(cfg.model.plan)):
-        start = 0.0 if level == 0 else (level - 1) * (s.stable_kimg + s.fade_kimg) + s.stable_kimg
-        end = s.total_kimg if level == len(cfg.model.plan) - 1 else level * (s.stable_kimg + s.fade_kimg) + s.stable_kimg
+    for level, start, _, end in level_timeline(cfg.model.plan, s):
         if level in measured:
             per_kimg = measured[level]["s_per_kimg"]
         else:
-            batch = position_at(level * (s.stable_kimg + s.fade_kimg), cfg.model.plan, s).minibatch
+            batch = position_at(kimg_to_reach(cfg.model.plan, s, level), cfg.model.plan, s).minibatch
             per_kimg = step_gflop(preset, loss, level) / gflops_rate / batch * 1000
             extrapolated.append(level)
         seconds += max(end - start, 0.0) * per_kimg

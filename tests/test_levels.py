@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from provgan.config import ScheduleConfig, load_config
-from provgan.levels import (adam_reset_due, fade, fade_reals, growth_factor, level_timeline, position_at)
+from provgan.errors import ConfigError
+from provgan.levels import (adam_reset_due, fade, fade_reals, growth_factor, kimg_to_reach, level_timeline,
+                            position_at)
 from provgan.nn.layers import downsample, upsample
 
 PLAN = load_config("thesis-256").model.plan
@@ -48,6 +50,37 @@ def test_timeline_and_growth_factor():
     assert growth_factor(PLAN, 1) == (2, 2, 2) and growth_factor(PLAN, 2) == (1, 2, 2)
     with pytest.raises(ValueError):
         growth_factor(PLAN, 0)
+
+
+def test_per_resolution_phase_lengths():
+    plan = load_config("digits-32").model.plan  # H = 4, 8, 16, 32
+    sched = ScheduleConfig(stable_kimg=8, fade_kimg=8, total_kimg=60, stable={4: 2, 16: 20}, fade={8: 4})
+    # level 0 stable 0-2; level 1 fades 2-6, stable 6-14; level 2 fades 14-22, stable 22-42; level 3 fades 42-50
+    assert level_timeline(plan, sched) == [(0, 0, 0, 2), (1, 2, 6, 14), (2, 14, 22, 42), (3, 42, 50, 60)]
+    assert kimg_to_reach(plan, sched, 3) == 50
+    for kimg, level, alpha in [(1.999, 0, 1.0), (2, 1, 0.0), (4, 1, 0.5), (6, 1, 1.0), (18, 2, 0.5),
+                               (41.999, 2, 1.0), (46, 3, 0.5), (70, 3, 1.0)]:
+        pos = position_at(kimg, plan, sched)
+        assert (pos.level, pos.alpha) == (level, pytest.approx(alpha)), kimg
+    # without the tables the lengths are the global ones, as in PGGAN
+    plain = ScheduleConfig(stable_kimg=8, fade_kimg=8, total_kimg=52)
+    assert level_timeline(plan, plain) == [(0, 0, 0, 8), (1, 8, 16, 24), (2, 24, 32, 40), (3, 40, 48, 52)]
+
+
+def test_phase_boundaries_have_no_float_drift():
+    sched = ScheduleConfig(stable_kimg=0.064, fade_kimg=0.064, total_kimg=1)
+    plan = PLAN[:4]
+    for level, fade_start, stable, _ in level_timeline(plan, sched)[1:]:
+        assert position_at(fade_start, plan, sched).phase == (level, True)
+        assert position_at(stable, plan, sched).phase == (level, False)
+        assert position_at(fade_start, plan, sched).alpha == 0.0
+
+
+def test_per_resolution_table_must_name_plan_resolutions():
+    with pytest.raises(ConfigError, match=r"schedule.stable has resolution\(s\) \[64\]"):
+        load_config("digits-32", ["schedule.stable={64: 3}"])
+    with pytest.raises(ConfigError, match="schedule.fade values"):
+        load_config("digits-32", ["schedule.fade={8: -1}"])
 
 
 def test_fade_endpoints_are_exact():

@@ -64,10 +64,17 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """PGGAN's growth schedule in thousands of clips shown (kimg), per-resolution batch and lr."""
+    """PGGAN's growth schedule in thousands of clips shown (kimg), per-resolution batch and lr.
+
+    ``stable`` and ``fade`` override ``stable_kimg`` / ``fade_kimg`` for the level whose spatial
+    resolution H is the key (``fade`` is that level's fade-in), as ``minibatch`` and ``lr`` do: a
+    short run can spend its clips where a level needs them.
+    """
 
     stable_kimg: float = 600.0
     fade_kimg: float = 600.0
+    stable: Mapping[int, float] = field(default_factory=dict)
+    fade: Mapping[int, float] = field(default_factory=dict)
     total_kimg: float = 12000.0
     minibatch: Mapping[int, int] = field(default_factory=lambda: {4: 32, 8: 32, 16: 16, 32: 16,
                                                                     64: 8, 128: 8, 256: 4})
@@ -245,6 +252,14 @@ def validate(cfg: Config) -> Config:
     s = cfg.schedule
     if s.stable_kimg <= 0 or s.fade_kimg < 0 or s.total_kimg <= 0:
         raise ConfigError("schedule: stable_kimg and total_kimg must be > 0, fade_kimg >= 0")
+    if any(v <= 0 for v in s.stable.values()) or any(v < 0 for v in s.fade.values()):
+        raise ConfigError("schedule.stable values must be > 0 and schedule.fade values >= 0")
+    resolutions = {shape[1] for shape in m.plan}
+    for name, table in (("stable", s.stable), ("fade", s.fade)):
+        unused = sorted(set(table) - resolutions)
+        if unused:
+            raise ConfigError(f"schedule.{name} has resolution(s) {unused} that are not in model.plan "
+                              f"(resolutions H: {sorted(resolutions)})")
     if any(b < 1 for b in s.minibatch.values()) or s.minibatch_default < 1:
         raise ConfigError("schedule.minibatch values must be >= 1")
     if cfg.run.precision not in PRECISIONS:

@@ -2,9 +2,10 @@
 
 A *level plan* lists clip shapes (T, H, W) from the smallest (4x4x4) to the target; each step doubles
 H and W and doubles T or keeps it (thesis §4.1, Table A.1). The schedule maps the number of clips
-shown (in kimg) to a :class:`Position` exactly as PGGAN's ``TrainingSchedule`` does: each level is
-trained ``stable_kimg`` at full strength, then the next level is faded in over ``fade_kimg`` with
-alpha going linearly from 0 to 1, and the last level stays stable until the end.
+shown (in kimg) to a :class:`Position` as PGGAN's ``TrainingSchedule`` does: each level is trained
+``stable_kimg`` at full strength, then the next level is faded in over ``fade_kimg`` with alpha going
+linearly from 0 to 1, and the last level stays stable until the end. Unlike PGGAN, a level's lengths
+may be set per resolution (``schedule.stable`` / ``schedule.fade``).
 
 The fade itself (§4.1) lives here too, so a reader finds it in one place:
 ``fade(old, new, alpha) = (1 - alpha) * old + alpha * new``; the networks call it for G's output and
@@ -13,7 +14,6 @@ D's input, and :func:`fade_reals` blends the real clips the same way.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -84,45 +84,70 @@ def level_setting(table: dict[int, float] | dict[int, int], default: float, reso
     return table.get(resolution, default)
 
 
+@dataclass(frozen=True)
+class LevelSpan:
+    """When a level is in use, in clips shown: faded in over [fade_start, stable_start), stable until end."""
+
+    level: int
+    fade_start: int
+    stable_start: int
+    end: int
+
+
+def level_spans(plan: Sequence[Shape], sched: ScheduleConfig) -> tuple[LevelSpan, ...]:
+    """The schedule's phases laid end to end, in whole clips (exact: no float drift at boundaries).
+
+    Level 0 is stable for its ``stable`` kimg; every further level fades in over its ``fade`` kimg,
+    then is stable for its ``stable`` kimg; the last level stays stable until ``total_kimg``. A
+    level's lengths come from ``schedule.stable`` / ``schedule.fade`` keyed by its resolution H,
+    else ``stable_kimg`` / ``fade_kimg`` (one length for every level, as in PGGAN).
+    """
+    spans, cursor = [], 0
+    for level, shape in enumerate(plan):
+        fade = 0 if level == 0 else _clips(level_setting(dict(sched.fade), sched.fade_kimg, shape[1]))
+        stable = _clips(level_setting(dict(sched.stable), sched.stable_kimg, shape[1]))
+        start = cursor
+        cursor += fade
+        end = max(_clips(sched.total_kimg), cursor) if level == len(plan) - 1 else cursor + stable
+        spans.append(LevelSpan(level, start, cursor, end))
+        cursor = end
+    return tuple(spans)
+
+
+def _clips(kimg: float) -> int:
+    return int(round(kimg * 1000))
+
+
 def position_at(kimg: float, plan: Sequence[Shape], sched: ScheduleConfig) -> Position:
     """The schedule as a pure function of clips shown (PGGAN ``TrainingSchedule``, per level of the plan).
 
-    Phase ``p`` lasts ``stable + fade`` kimg: level ``p`` is stable for ``stable_kimg``, then level
-    ``p + 1`` fades in over ``fade_kimg``. Minibatch and lr follow the level in use (during a fade,
-    the new level), keyed by its spatial resolution H.
+    Level ``L`` is stable for its stable length, then level ``L + 1`` fades in with alpha rising
+    linearly from 0 to 1 over its fade length (:func:`level_spans`). Minibatch and lr follow the level
+    in use (during a fade, the new level), keyed by its spatial resolution H.
     """
-    num_levels = len(plan)
-    phase_len = sched.stable_kimg + sched.fade_kimg
-    phase = int(math.floor(kimg / phase_len)) if kimg > 0 else 0
-    into = kimg - phase * phase_len
-    if phase >= num_levels - 1:
-        level, alpha = num_levels - 1, 1.0
-    elif into < sched.stable_kimg or sched.fade_kimg == 0:
-        level, alpha = phase, 1.0
+    nimg = kimg * 1000
+    spans = level_spans(plan, sched)
+    span = next((s for s in spans if nimg < s.end), spans[-1])
+    level = span.level
+    if nimg < span.stable_start:
+        alpha = (nimg - span.fade_start) / (span.stable_start - span.fade_start)
     else:
-        level, alpha = phase + 1, (into - sched.stable_kimg) / sched.fade_kimg
+        alpha = 1.0
     res = plan[level][1]
     minibatch = int(level_setting(dict(sched.minibatch), sched.minibatch_default, res))
     lr = float(level_setting(dict(sched.lr), sched.lr_default, res))
     return Position(kimg=kimg, level=level, alpha=alpha, minibatch=minibatch, lr=lr,
-                    num_levels=num_levels)
+                    num_levels=len(plan))
 
 
 def level_timeline(plan: Sequence[Shape], sched: ScheduleConfig) -> list[tuple[int, float, float, float]]:
     """Per level: (level, kimg when its fade-in starts, kimg when it is stable, kimg when it ends)."""
-    phase_len = sched.stable_kimg + sched.fade_kimg
-    rows = []
-    for level in range(len(plan)):
-        fade_start = 0.0 if level == 0 else (level - 1) * phase_len + sched.stable_kimg
-        stable = 0.0 if level == 0 else level * phase_len
-        end = sched.total_kimg if level == len(plan) - 1 else level * phase_len + sched.stable_kimg
-        rows.append((level, fade_start, stable, end))
-    return rows
+    return [(s.level, s.fade_start / 1000, s.stable_start / 1000, s.end / 1000) for s in level_spans(plan, sched)]
 
 
 def kimg_to_reach(plan: Sequence[Shape], sched: ScheduleConfig, level: int) -> float:
     """kimg at which ``level`` becomes stable (alpha = 1)."""
-    return level * (sched.stable_kimg + sched.fade_kimg)
+    return level_spans(plan, sched)[level].stable_start / 1000
 
 
 def adam_reset_due(previous: Position, current: Position) -> bool:

@@ -57,7 +57,8 @@ def info_table(cfg: Config) -> str:
               f"Generator total with every level's toRGB: {sum(p.numel() for p in g.parameters()):,}",
               f"Discriminator total at the top level: {d_total:,}", "",
               f"Schedule: {cfg.schedule.stable_kimg:g} kimg stable + {cfg.schedule.fade_kimg:g} kimg fade per "
-              f"level, {cfg.schedule.total_kimg:g} kimg in all",
+              f"level{' unless set per resolution' if cfg.schedule.stable or cfg.schedule.fade else ''}, "
+              f"{cfg.schedule.total_kimg:g} kimg in all",
               f"{'level':>5}  {'fade starts':>11}  {'stable from':>11}  {'ends':>8}  {'minibatch':>9}  {'lr':>8}"]
     for level, fade_start, stable, end in level_timeline(cfg.model.plan, cfg.schedule):
         pos = position_at(stable, cfg.model.plan, cfg.schedule)
