@@ -98,3 +98,13 @@ def test_fade_reals_blends_with_the_levels_own_factor(factor):
     assert torch.allclose(fade_reals(x, factor, 0.3), 0.7 * blurred + 0.3 * x, atol=1e-6)
     if factor[0] == 1:  # no temporal blur where time is not doubled
         assert torch.allclose(blurred[:, :, 0], upsample(downsample(x[:, :, :1], factor), factor)[:, :, 0])
+
+
+def test_demo_preset_reaches_its_top_level_at_full_strength():
+    """`make demo` promises samples from the 16x32x32 level itself, not a half-faded one."""
+    cfg = load_config("digits-32")
+    plan, sched = cfg.model.plan, cfg.schedule
+    top = len(plan) - 1
+    assert kimg_to_reach(plan, sched, top) <= sched.total_kimg
+    end = position_at(sched.total_kimg, plan, sched)
+    assert (end.level, end.alpha) == (top, 1.0)

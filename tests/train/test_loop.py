@@ -32,6 +32,22 @@ def test_run_writes_config_checkpoints_samples_and_stats(fast_cfg, tiny_store, t
     assert sampler.level == 1 and sampler.sample(sampler.latents([1, 2])).shape == (2, 3, 4, 8, 8)
 
 
+def test_a_run_that_ends_as_its_top_level_finishes_fading_in_writes_that_levels_final_grid(
+        fast_cfg, tiny_store, tmp_path):
+    # level 1 fades in over 0.016-0.032 kimg and the run stops right there: alpha has reached 1
+    run_training(fast_cfg("schedule.total_kimg=0.032"), tiny_store, tmp_path / "run", CPU, show_progress=False)
+    assert (tmp_path / "run" / "samples" / "level1-4x8x8-final.mp4").stat().st_size > 0
+    assert ckpt.load_sampler(tmp_path / "run").alpha == 1.0
+
+
+def test_a_run_that_ends_where_the_next_level_would_start_has_no_grid_of_that_level(
+        fast_cfg, tiny_store, tmp_path):
+    run_training(fast_cfg("schedule.total_kimg=0.016"), tiny_store, tmp_path / "run", CPU, show_progress=False)
+    samples = tmp_path / "run" / "samples"
+    assert (samples / "level0-4x4x4-final.mp4").stat().st_size > 0
+    assert not list(samples.glob("level1-*"))
+
+
 def test_adam_is_reset_exactly_when_a_fade_starts_and_ends(fast_cfg, tiny_store, tmp_path, monkeypatch):
     resets = []
     trainer = Trainer(fast_cfg(), tiny_store, tmp_path, CPU, show_progress=False)
