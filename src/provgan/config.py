@@ -92,6 +92,9 @@ class OptimConfig:
     eps: float = 1e-8
     ema_beta: float = 0.999
     ema_rampup: bool = True  # beta_t = min(ema_beta, (1 + t) / (10 + t)): small runs still average
+    # > 0: StyleGAN2-ADA's rule instead of a fixed beta: the EMA's half-life in kimg, so the average
+    # spans the same number of clips at any batch size and catches up with layers a fade adds
+    ema_halflife_kimg: float = 0.0
     reset_adam_on_phase: bool = True
     n_critic: int = 1
 
@@ -262,6 +265,8 @@ def validate(cfg: Config) -> Config:
                               f"(resolutions H: {sorted(resolutions)})")
     if any(b < 1 for b in s.minibatch.values()) or s.minibatch_default < 1:
         raise ConfigError("schedule.minibatch values must be >= 1")
+    if cfg.optim.ema_halflife_kimg < 0 or not 0 <= cfg.optim.ema_beta < 1:
+        raise ConfigError("optim.ema_halflife_kimg must be >= 0 and optim.ema_beta in [0, 1)")
     if cfg.run.precision not in PRECISIONS:
         raise ConfigError(f"run.precision '{cfg.run.precision}' is not one of {', '.join(PRECISIONS)}")
     if cfg.run.device not in DEVICES and not cfg.run.device.startswith("cuda:"):

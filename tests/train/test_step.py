@@ -41,9 +41,13 @@ def test_ema_update_and_ramp():
     expected = 0.9 * a.weight.detach() + 0.1 * b.weight.detach()
     ema_update(a, b, 0.9)
     assert torch.allclose(a.weight, expected)
-    assert ema_beta(cfg, 0) == pytest.approx(0.1)
-    assert ema_beta(cfg, 10**6) == pytest.approx(0.999)
-    assert ema_beta(load_config("tiny", ["optim.ema_rampup=false"]), 0) == 0.999
+    assert ema_beta(cfg, 0, 8) == pytest.approx(0.1)
+    assert ema_beta(cfg, 10**6, 8) == pytest.approx(0.999)
+    assert ema_beta(load_config("tiny", ["optim.ema_rampup=false"]), 0, 8) == 0.999
+    # half-life in clips: after halflife / batch steps a step's weight has halved, at any batch size
+    halflife = load_config("tiny", ["optim.ema_halflife_kimg=2", "optim.ema_rampup=false"])
+    for batch in (4, 8, 32):
+        assert ema_beta(halflife, 10**6, batch) ** (2000 / batch) == pytest.approx(0.5)
 
 
 def test_theta_stays_orthonormal_during_training():

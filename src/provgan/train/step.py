@@ -96,10 +96,16 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
     return {f"Loss/G/{k}": v for k, v in out.terms.items()} | {"Loss/G/total": out.loss.detach()}
 
 
-def ema_beta(cfg: Config, step: int) -> float:
-    """PGGAN's G EMA (0.999) with an optional ramp ``(1 + t) / (10 + t)`` so short runs still average."""
-    beta = cfg.optim.ema_beta
-    return min(beta, (1.0 + step) / (10.0 + step)) if cfg.optim.ema_rampup else beta
+def ema_beta(cfg: Config, step: int, batch: int) -> float:
+    """The G EMA's per-step beta.
+
+    PGGAN: a fixed 0.999, with an optional ramp ``(1 + t) / (10 + t)`` so short runs still average.
+    With ``optim.ema_halflife_kimg`` > 0, StyleGAN2-ADA's form ``0.5 ** (batch / halflife_clips)``:
+    the weight of a step halves every half-life of clips whatever the batch size.
+    """
+    o = cfg.optim
+    beta = 0.5 ** (batch / (o.ema_halflife_kimg * 1000)) if o.ema_halflife_kimg > 0 else o.ema_beta
+    return min(beta, (1.0 + step) / (10.0 + step)) if o.ema_rampup else beta
 
 
 @torch.no_grad()
@@ -118,5 +124,5 @@ def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos:
     for chunk in reals.chunk(cfg.optim.n_critic):
         terms |= d_step(models, opts, chunk, pos, cfg, shard, precision)
     terms |= g_step(models, opts, reals.shape[0] * shard.world, pos, cfg, shard, precision, reals.device)
-    ema_update(models.generator_ema, models.generator, ema_beta(cfg, step))
+    ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, reals.shape[0] * shard.world))
     return terms
