@@ -27,10 +27,10 @@ from pathlib import Path
 import av
 from av.video.reformatter import VideoReformatter
 
-from provgan.train.hardware import cpu_name as cpu_model
 from provgan.config import load_config
 from provgan.data.prepare import prepare_builtin, prepare_store
 from provgan.data.store import ClipSampler, open_store, shape_name
+from provgan.train.hardware import cpu_name as cpu_model
 
 
 def real_clips() -> list[Path]:
@@ -116,7 +116,6 @@ def bench_reads(store_path: Path, preset: str, repeats: int) -> list[tuple[str, 
             times.append(time.perf_counter() - start)
         rows.append((shape_name(shape), batch, statistics.median(times) * 1e3))
     return rows
-
 
 
 def main() -> None:

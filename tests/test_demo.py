@@ -7,7 +7,8 @@ import sys
 
 def test_demo_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "provgan.demo", "--out", str(out), "--config", "tiny", "--kimg", "0.3"]
+    cmd = [sys.executable, "-m", "provgan.demo", "--out", str(out), "--config", "tiny", "--kimg", "0.3",
+           "optim.ema_halflife_kimg=0.05"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     run = out / "run"
@@ -18,6 +19,7 @@ def test_demo_pipeline_runs_end_to_end(tmp_path):
     assert "swd" in json.dumps(metrics).lower()
     assert (run / "report.html").stat().st_size > 0
     assert "level2-8x16x16-final.mp4" in result.stdout
+    assert "ema_halflife_kimg: 0.05" in (run / "config.yaml").read_text()  # overrides reach training
     # a second run continues (nothing left to train) and reuses the prepared data
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "prepare" not in again.stdout.split("$ provgan train")[0]

@@ -5,8 +5,8 @@ import torch
 
 from provgan.config import ScheduleConfig, load_config
 from provgan.errors import ConfigError
-from provgan.levels import (adam_reset_due, fade, fade_reals, growth_factor, kimg_to_reach, level_timeline,
-                            position_at)
+from provgan.levels import (adam_reset_due, fade, fade_reals, growth_factor, kimg_to_reach, level_reached,
+                            level_timeline, position_at)
 from provgan.nn.layers import downsample, upsample
 
 PLAN = load_config("thesis-256").model.plan
@@ -108,3 +108,13 @@ def test_demo_preset_reaches_its_top_level_at_full_strength():
     assert kimg_to_reach(plan, sched, top) <= sched.total_kimg
     end = position_at(sched.total_kimg, plan, sched)
     assert (end.level, end.alpha) == (top, 1.0)
+
+
+def test_level_reached_after_the_last_step():
+    plan, sched = PLAN[:3], ScheduleConfig(stable_kimg=1, fade_kimg=1, total_kimg=10)
+    # level 1 fades in over 1000-2000 clips; a last step at 1900 (alpha 0.9) of batch 100 completes it
+    assert level_reached(plan, sched, 2000, 1, 0.9) == (1, 1.0)
+    # mid-fade: the schedule's alpha after the step, not the step's own
+    assert level_reached(plan, sched, 1500, 1, 0.4) == (1, 0.5)
+    # ended exactly where level 2 would start fading in: level 2 was never trained
+    assert level_reached(plan, sched, 3000, 1, 1.0) == (1, 1.0)

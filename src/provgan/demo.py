@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="demo", help="folder for the data, the run and the report")
     ap.add_argument("--config", default="digits-32")
     ap.add_argument("--kimg", type=float, default=None, help="override the preset's total kimg")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="config overrides for the training run, e.g. optim.ema_halflife_kimg=2")
     args = ap.parse_args(argv)
     out = Path(args.out)
     data, run_dir = out / "data" / "moving-digits", out / "run"
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
              "--resume", "auto"]
     if args.kimg is not None:
         train += ["--kimg", str(args.kimg)]
+    train += args.overrides
     run(train)
     run(["interpolate", str(run_dir), "--seeds", "0,1,2,3", "--steps", "8",
          "--out", str(run_dir / "samples" / "interpolation.mp4")])

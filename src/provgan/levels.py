@@ -150,6 +150,20 @@ def kimg_to_reach(plan: Sequence[Shape], sched: ScheduleConfig, level: int) -> f
     return level_spans(plan, sched)[level].stable_start / 1000
 
 
+def level_reached(plan: Sequence[Shape], sched: ScheduleConfig, nimg: int, trained_level: int,
+                  trained_alpha: float) -> tuple[int, float]:
+    """(level, alpha) a run stands at after its last step, which trained ``trained_level`` at ``trained_alpha``.
+
+    The schedule at ``nimg`` has moved on from that step: a fade that completed on it leaves its level
+    at alpha 1. When ``nimg`` is exactly where the next level would start, that level was never
+    trained, so the run stays at the level its last step trained.
+    """
+    now = position_at(nimg / 1000, plan, sched)
+    if now.level == trained_level:
+        return now.level, now.alpha
+    return trained_level, trained_alpha
+
+
 def adam_reset_due(previous: Position, current: Position) -> bool:
     """True when a fade starts or ends between two positions (PGGAN resets Adam then).
 

@@ -23,7 +23,7 @@ import torch
 
 from provgan.config import Config, config_from_dict
 from provgan.errors import ProvganError
-from provgan.levels import position_at
+from provgan.levels import level_reached
 from provgan.nn import Generator
 
 log = logging.getLogger(__name__)
@@ -184,9 +184,7 @@ def load_sampler(path: str | Path, device: str | torch.device = "cpu") -> Traine
         raise ProvganError(f"{ckpt_path} does not match its own config ({str(exc).splitlines()[0][:160]})") \
             from None
     pos = data["position"]
-    level, alpha = int(pos["level"]), float(pos["alpha"])  # of the last step taken
-    now = position_at(float(pos["nimg"]) / 1000, cfg.model.plan, cfg.schedule)
-    if now.level == level:  # after that step the fade has moved on (to 1.0 when it has completed)
-        alpha = now.alpha
+    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
+                                 float(pos["alpha"]))
     return TrainedGenerator(g.to(device).eval().requires_grad_(False), cfg, level, alpha,
                             float(pos["nimg"]) / 1000, ckpt_path)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 from tqdm import tqdm
 
-from provgan.levels import Position
+from provgan.levels import Position, level_reached
 from provgan.train.checkpoint import kimg_tag
 
 if TYPE_CHECKING:
@@ -76,17 +76,12 @@ class Monitor:
     def finish(self) -> None:
         t, pos = self.t, self.t.position()
         self.log_tick(pos)
-        trained_level = t.progress.last.get("level", pos.level)
-        if pos.level == trained_level:
-            # where the schedule stands after the last step: a run that ends as its fade completes
-            # has its top level at full strength
-            level, alpha = pos.level, pos.alpha
-        else:
-            # the run ended exactly where the next level would start: that level was never trained
-            # (after_step already wrote the final grid of the level that ended)
-            level, alpha = trained_level, t.progress.last.get("alpha", 1.0)
+        level, alpha = level_reached(t.cfg.model.plan, t.cfg.schedule, t.progress.nimg,
+                                     t.progress.last.get("level", pos.level),
+                                     t.progress.last.get("alpha", pos.alpha))
         t.samples(f"samples-{kimg_tag(t.progress.nimg)}", level, alpha)
-        if alpha >= 1.0 and pos.level == trained_level:
+        # when the run ended where the next level would start, after_step wrote this grid already
+        if alpha >= 1.0 and level == pos.level:
             t.samples(f"level{level}-{'x'.join(map(str, t.cfg.model.plan[level]))}-final", level, 1.0)
         t.snapshot()
         self.close()
