@@ -7,6 +7,10 @@ fraction of the conv3d peak this script measures in the same run on a large 3x3x
     python benchmarks/step.py                      # thesis-256 and ucf101-128, levels up to 64x64
     python benchmarks/step.py --max-res 32 --losses swgan --precisions fp32
     python benchmarks/step.py --device cuda --max-res 256
+    python benchmarks/step.py --presets digits-32 --set loss.reg_interval=4   # lazy regularisation
+
+Steps are timed at consecutive step indices, so with ``loss.reg_interval=k`` a row is the mean over
+steps with and without the penalty (give ``--repeats`` a multiple of k).
 
 bf16 rows are skipped on CPUs without avx512_bf16/amx_bf16 (emulated bf16 is far slower than fp32).
 """
@@ -72,15 +76,21 @@ class FlopCount(TorchDispatchMode):
         return out
 
 
+FIRST_STEP = 10**6  # past the EMA ramp; a multiple of any small reg_interval, so it carries the penalty
+
+
 def step_flops(models, opts, reals, pos, cfg, precision) -> float:
+    """FLOPs of one step, averaged over a lazy-regularisation cycle (``loss.reg_interval`` steps)."""
+    k = cfg.loss.reg_interval
     with FlopCount() as counter:
-        train_step(models, opts, reals, pos, cfg, Shard(), precision, 10**6)
-    return float(counter.total)
+        for i in range(k):
+            train_step(models, opts, reals, pos, cfg, Shard(), precision, FIRST_STEP + i)
+    return float(counter.total) / k
 
 
 def time_level(preset: str, level: int, loss: str, precision: str, channels_last: bool, device: torch.device,
-               repeats: int) -> dict:
-    cfg = load_config(preset, [f"loss.name={loss}"])
+               repeats: int, overrides: tuple[str, ...] = ()) -> dict:
+    cfg = load_config(preset, [f"loss.name={loss}", *overrides])
     sched = cfg.schedule
     pos = position_at(kimg_to_reach(cfg.model.plan, sched, level), cfg.model.plan, sched)
     torch.manual_seed(0)
@@ -91,12 +101,12 @@ def time_level(preset: str, level: int, loss: str, precision: str, channels_last
         for m in models.modules().values():
             m.to(memory_format=torch.channels_last_3d)
         reals = reals.contiguous(memory_format=torch.channels_last_3d)
-    train_step(models, opts, reals, pos, cfg, Shard(), precision, 10**6)  # warm-up
+    train_step(models, opts, reals, pos, cfg, Shard(), precision, FIRST_STEP)  # warm-up
     flops = step_flops(models, opts, reals, pos, cfg, precision)
     sync(device)
     start = time.perf_counter()
-    for _ in range(repeats):
-        train_step(models, opts, reals, pos, cfg, Shard(), precision, 10**6)
+    for i in range(repeats):
+        train_step(models, opts, reals, pos, cfg, Shard(), precision, FIRST_STEP + i)
     sync(device)
     seconds = (time.perf_counter() - start) / repeats
     return {"shape": "x".join(map(str, cfg.model.plan[level])), "batch": pos.minibatch, "seconds": seconds,
@@ -113,12 +123,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--layouts", default="ncdhw,cl3d", help="memory formats to time: ncdhw and/or cl3d")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for every row (repeatable), e.g. loss.reg_interval=4")
     args = ap.parse_args()
     device = torch.device(args.device)
     precisions = [p for p in args.precisions.split(",") if p != "bf16" or device.type == "cuda" or cpu_has_bf16()]
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(f"# {machine}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
-          f"python {platform.python_version()}; bf16 rows: {'yes' if 'bf16' in precisions else 'skipped'}")
+          f"python {platform.python_version()}; bf16 rows: {'yes' if 'bf16' in precisions else 'skipped'}"
+          + (f"; overrides: {' '.join(args.overrides)}" if args.overrides else ""))
     layouts = [name == "cl3d" for name in args.layouts.split(",")]
     peaks = {}
     for prec in precisions:
@@ -137,7 +150,7 @@ def main() -> None:
             for loss in args.losses.split(","):
                 for prec in precisions:
                     for cl in layouts:
-                        r = time_level(preset, level, loss, prec, cl, device, args.repeats)
+                        r = time_level(preset, level, loss, prec, cl, device, args.repeats, tuple(args.overrides))
                         peak = max(peaks[prec, False], peaks[prec, True])
                         print(f"{preset:<11}{level:>4} {r['shape']:>11}{r['batch']:>6} {loss:<8}{prec:<5}"
                               f"{'cl3d' if cl else 'ncdhw':<7}{r['seconds'] * 1000:>9.0f}"

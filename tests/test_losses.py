@@ -97,3 +97,23 @@ def test_every_loss_backpropagates_to_d_and_g(name):
 def test_unknown_loss():
     with pytest.raises(ValueError, match="unknown loss"):
         get_loss("lsgan")
+
+
+@pytest.mark.parametrize("name,term,weight", [("swgan", "gp", "swgan_lambda1"), ("wgan-gp", "gp", "gp_weight"),
+                                              ("swgan-eq53", "jac", "swgan_lambda1"), ("ns", "r1", None)])
+def test_lazy_regularisation_scales_or_skips_the_double_backward_penalty(name, term, weight):
+    cfg, d, head, reals, fakes = _setup(score_head=not get_loss(name).sliced)
+    sliced = get_loss(name).sliced
+    critic = Critic(lambda x: d.features(x, 1, 1.0), head if sliced else d.score, head if sliced else None)
+    loss_cfg = LossConfig(name=name, r1_gamma=2.0)
+    factor = getattr(loss_cfg, weight) if weight else 0.5 * loss_cfg.r1_gamma
+    outs = {}
+    for k in (1.0, 4.0):
+        torch.manual_seed(5)  # same draws of t for both: the difference is the penalty alone
+        outs[k] = get_loss(name).d(critic, reals, fakes, loss_cfg, reg_weight=k)
+    penalty = outs[1.0].terms[term]
+    assert outs[4.0].terms[term].item() == pytest.approx(penalty.item(), rel=1e-5)
+    assert (outs[4.0].loss - outs[1.0].loss).item() == pytest.approx(3 * factor * penalty.item(), rel=1e-4)
+    skipped = get_loss(name).d(critic, reals, fakes, loss_cfg, reg_weight=0.0)
+    assert term not in skipped.terms  # not computed at all, not merely weighted by 0
+    assert skipped.terms["real"].item() == pytest.approx(outs[1.0].terms["real"].item(), rel=1e-5)

@@ -60,6 +60,9 @@ class LossConfig:
     swgan_target: float = 0.01  # target of lambda_k * h(o) in that penalty
     eq53_k: float = 1.0  # Lipschitz constant k of eq. 5.3
     r1_gamma: float = 0.0  # optional R1 penalty for ns/hinge (0 = off)
+    # StyleGAN2's lazy regularisation: the double-backward penalty (gp, jac, r1) on every k-th D step
+    # only, weighted by k; 1 = every step (PGGAN and the reference code)
+    reg_interval: int = 1
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,8 @@ def validate(cfg: Config) -> Config:
     if cfg.loss.name not in LOSS_NAMES:
         raise ConfigError(f"loss.name '{cfg.loss.name}' is not one of {', '.join(LOSS_NAMES)}"
                           f"{_closest(cfg.loss.name, LOSS_NAMES)}")
+    if cfg.loss.reg_interval < 1:
+        raise ConfigError(f"loss.reg_interval must be >= 1 (1: penalty on every D step), got {cfg.loss.reg_interval}")
     s = cfg.schedule
     if s.stable_kimg <= 0 or s.fade_kimg < 0 or s.total_kimg <= 0:
         raise ConfigError("schedule: stable_kimg and total_kimg must be > 0, fade_kimg >= 0")

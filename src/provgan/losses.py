@@ -12,6 +12,12 @@ scalar to minimise and its named terms for logging. Losses never step an optimiz
 * ``swgan-eq53``: the thesis' eq. 5.3 itself: lambda1 E ||J_E(xhat)||_F^2 (one-backward estimate with a
   Gaussian probe v: E_v ||J^T v||^2 = ||J||_F^2) + lambda2 E (||grad_y f(yhat)|| - k)^2.
 * ``ns`` (non-saturating logistic, optional R1) and ``hinge``, used by the baselines.
+
+Lazy regularisation (StyleGAN2, Karras et al. 2020, §B): every D loss takes ``reg_weight``, the factor
+on its input-gradient penalty, the one term that needs a double backward through D (``gp``, ``jac``,
+``r1``). The step passes ``reg_interval`` every ``reg_interval``-th D step and 0 otherwise, so the
+penalty costs 1/k of its time while its expected weight is unchanged; at 0 it is not computed at
+all. The cheap penalties (the drift, the feature-projection and ``lip`` terms) stay on every step.
 """
 
 from __future__ import annotations
@@ -83,13 +89,17 @@ def wgan_gp_penalty(critic: Callable[[Tensor], Tensor], xhat: Tensor) -> Tensor:
 
 
 def wgan_gp_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
-                shard: Shard = SINGLE) -> LossOut:
+              shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
     real, fake = critic(reals), critic(fakes)
-    xhat, _ = _interpolate(reals, fakes, shard)
-    gp = wgan_gp_penalty(critic, xhat)
     drift = real.square()
-    total = fake - real + cfg.gp_weight * gp + cfg.drift_weight * drift
-    return _out(total, real=real, fake=fake, gp=gp, drift=drift, wdist=real - fake)
+    total = fake - real + cfg.drift_weight * drift
+    terms = dict(real=real, fake=fake, drift=drift, wdist=real - fake)
+    if reg_weight > 0:
+        xhat, _ = _interpolate(reals, fakes, shard)
+        gp = wgan_gp_penalty(critic, xhat)
+        total = total + reg_weight * cfg.gp_weight * gp
+        terms["gp"] = gp
+    return _out(total, **terms)
 
 
 def wgan_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
@@ -108,19 +118,29 @@ def feature_projection_penalty(head: SlicedHead, yhat: Tensor, target: float) ->
     return (head.scale * h - target).square().mean(dim=1)
 
 
+def swgan_gradient_penalty(critic: Critic, reals: Tensor, fakes: Tensor, shard: Shard) -> Tensor:
+    """Per-sample ||(1 - t) grad_xhat f(E(xhat))||^2 at xhat = real + t (fake - real) (reference code)."""
+    xhat, t = _interpolate(reals, fakes, shard)
+    grad = _input_grad(_sliced(critic)(critic.features(xhat).float()), xhat)
+    return ((1.0 - t) * grad).flatten(1).square().sum(dim=1)
+
+
 def swgan_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
-                shard: Shard = SINGLE) -> LossOut:
+            shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
     head = _sliced(critic)
     e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
     f_real, f_fake = head(e_real), head(e_fake)
-    xhat, t = _interpolate(reals, fakes, shard)
-    grad = _input_grad(head(critic.features(xhat).float()), xhat)
-    gp = ((1.0 - t) * grad).flatten(1).square().sum(dim=1)
+    terms = {}
+    total = f_real - f_fake
+    if reg_weight > 0:
+        gp = swgan_gradient_penalty(critic, reals, fakes, shard)
+        total = total + reg_weight * cfg.swgan_lambda1 * gp
+        terms["gp"] = gp
     t2 = _per_sample(e_real, shard)
     yhat = (1.0 - t2) * e_real + t2 * e_fake
     proj = feature_projection_penalty(head, yhat, cfg.swgan_target)
-    total = f_real - f_fake + cfg.swgan_lambda1 * gp + cfg.swgan_lambda2 * proj
-    return _out(total, real=f_real, fake=f_fake, gp=gp, proj=proj, swdist=f_fake - f_real)
+    total = total + cfg.swgan_lambda2 * proj
+    return _out(total, real=f_real, fake=f_fake, proj=proj, swdist=f_fake - f_real, **terms)
 
 
 def swgan_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
@@ -137,19 +157,24 @@ def jacobian_frobenius_sq(features: Callable[[Tensor], Tensor], xhat: Tensor) ->
 
 
 def swgan_eq53_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
-                shard: Shard = SINGLE) -> LossOut:
+                 shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
     """Eq. 5.3: the feature interpolates yhat are detached so the second penalty constrains f alone."""
     head = _sliced(critic)
     e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
     f_real, f_fake = head(e_real), head(e_fake)
-    xhat, _ = _interpolate(reals, fakes, shard)
-    jac = jacobian_frobenius_sq(critic.features, xhat)
+    terms = {}
+    total = f_real - f_fake
+    if reg_weight > 0:
+        xhat, _ = _interpolate(reals, fakes, shard)
+        jac = jacobian_frobenius_sq(critic.features, xhat)
+        total = total + reg_weight * cfg.swgan_lambda1 * jac
+        terms["jac"] = jac
     t2 = _per_sample(e_real, shard)
     yhat = torch.lerp(e_real.detach(), e_fake.detach(), t2).requires_grad_(True)
     gy = _input_grad(head(yhat), yhat)
     lip = (gy.norm(dim=1) - cfg.eq53_k).square()
-    total = f_real - f_fake + cfg.swgan_lambda1 * jac + cfg.swgan_lambda2 * lip
-    return _out(total, real=f_real, fake=f_fake, jac=jac, lip=lip, swdist=f_fake - f_real)
+    total = total + cfg.swgan_lambda2 * lip
+    return _out(total, real=f_real, fake=f_fake, lip=lip, swdist=f_fake - f_real, **terms)
 
 
 def _sliced(critic: Critic) -> SlicedHead:
@@ -167,16 +192,20 @@ def r1_penalty(critic: Critic, reals: Tensor) -> Tensor:
     return _input_grad(critic(x), x).flatten(1).square().sum(dim=1)
 
 
-def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
-                shard: Shard = SINGLE) -> LossOut:
-    real, fake = critic(reals), critic(fakes)
-    total = F.softplus(fake) + F.softplus(-real)
-    terms = dict(real=real, fake=fake)
-    if cfg.r1_gamma > 0:
+def _with_r1(total: Tensor, terms: dict[str, Tensor], critic: Critic, reals: Tensor, cfg: LossConfig,
+             reg_weight: float) -> LossOut:
+    if cfg.r1_gamma > 0 and reg_weight > 0:
         r1 = r1_penalty(critic, reals)
-        total = total + 0.5 * cfg.r1_gamma * r1
+        total = total + reg_weight * 0.5 * cfg.r1_gamma * r1
         terms["r1"] = r1
     return _out(total, **terms)
+
+
+def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+         shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
+    real, fake = critic(reals), critic(fakes)
+    total = F.softplus(fake) + F.softplus(-real)
+    return _with_r1(total, dict(real=real, fake=fake), critic, reals, cfg, reg_weight)
 
 
 def ns_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
@@ -185,20 +214,15 @@ def ns_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
 
 
 def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
-                shard: Shard = SINGLE) -> LossOut:
+            shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
     real, fake = critic(reals), critic(fakes)
     total = F.relu(1.0 - real) + F.relu(1.0 + fake)
-    terms = dict(real=real, fake=fake)
-    if cfg.r1_gamma > 0:
-        r1 = r1_penalty(critic, reals)
-        total = total + 0.5 * cfg.r1_gamma * r1
-        terms["r1"] = r1
-    return _out(total, **terms)
+    return _with_r1(total, dict(real=real, fake=fake), critic, reals, cfg, reg_weight)
 
 
 @dataclass(frozen=True)
 class LossPair:
-    d: Callable[..., LossOut]  # (critic, reals, fakes, cfg, shard=SINGLE)
+    d: Callable[..., LossOut]  # (critic, reals, fakes, cfg, shard=SINGLE, reg_weight=1.0)
     g: Callable[[Critic, Tensor, LossConfig], LossOut]
     sliced: bool  # needs the SWGAN head rather than D's scalar output
 

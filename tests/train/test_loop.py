@@ -2,15 +2,19 @@
 
 import pickle
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
 from provgan import losses
+from provgan.data.video_io import read_video
 from provgan.errors import ProvganError
 from provgan.shard import Shard
 from provgan.train import checkpoint as ckpt
 from provgan.train.distributed import DistContext
 from provgan.train.loop import Trainer, run_training
+from provgan.train.samples import frame_strip, write_png
 
 CPU = DistContext(Shard(), torch.device("cpu"), 0)
 
@@ -25,11 +29,27 @@ def test_run_writes_config_checkpoints_samples_and_stats(fast_cfg, tiny_store, t
     assert names[0] == "ckpt-000000.008.pt" and names[-1] == "ckpt-000000.080.pt"
     assert (run / "samples" / "level0-4x4x4-final.mp4").stat().st_size > 0
     assert (run / "samples" / "level1-4x8x8-final.gif").stat().st_size > 0
+    video = read_video(run / "samples" / "level1-4x8x8-final.gif")
+    still = cv2.imread(str(run / "samples" / "level1-4x8x8-final.png"))[:, :, ::-1]
+    assert still.shape == (video.shape[1], 3 * video.shape[2] + 8, 3)  # first | middle | last frame
     rows = (run / "stats.jsonl").read_text().splitlines()
     assert len(rows) >= 10 and '"Loss/D/gp"' in rows[0] and '"Progress/lod"' in rows[0]
     assert list((run / "tensorboard").iterdir())
     sampler = ckpt.load_sampler(run)
     assert sampler.level == 1 and sampler.sample(sampler.latents([1, 2])).shape == (2, 3, 4, 8, 8)
+
+
+def test_frame_strip_is_the_first_middle_and_last_frame(tmp_path):
+    video = np.random.default_rng(0).integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    strip = frame_strip(video, gap=2)
+    assert strip.shape == (6, 3 * 7 + 4, 3)
+    np.testing.assert_array_equal(strip[:, :7], video[0])
+    np.testing.assert_array_equal(strip[:, 9:16], video[2])
+    np.testing.assert_array_equal(strip[:, 18:], video[4])
+    assert (strip[:, 7:9] == 255).all()
+    path = write_png(tmp_path / "strip.png", strip)
+    np.testing.assert_array_equal(cv2.imread(str(path))[:, :, ::-1], strip)  # PNG is lossless
+    assert [p.name for p in tmp_path.iterdir()] == ["strip.png"]  # no temp file left behind
 
 
 def test_a_run_that_ends_as_its_top_level_finishes_fading_in_writes_that_levels_final_grid(
@@ -112,8 +132,8 @@ def test_tampered_checkpoint_is_refused_without_running_code(tmp_path):
 def _failing_after(pair, calls: int):
     count = {"n": 0}
 
-    def d(critic, reals, fakes, cfg, shard=Shard()):
-        out = pair.d(critic, reals, fakes, cfg, shard=shard)
+    def d(critic, reals, fakes, cfg, shard=Shard(), reg_weight=1.0):
+        out = pair.d(critic, reals, fakes, cfg, shard=shard, reg_weight=reg_weight)
         count["n"] += 1
         if count["n"] == calls:
             out.loss = out.loss * float("nan")

@@ -1,11 +1,13 @@
 import pytest
 import torch
 
+from provgan.errors import ConfigError
+
 from provgan.config import load_config
 from provgan.levels import position_at
 from provgan.shard import Shard
 from provgan.train.models import build_models, build_optimizers
-from provgan.train.step import ema_beta, ema_update, train_step
+from provgan.train.step import ema_beta, ema_update, reg_weight, train_step
 
 
 def _toy_reals(n: int, pattern: torch.Tensor) -> torch.Tensor:
@@ -75,3 +77,22 @@ def test_bf16_autocast_step_while_fading(loss):
     terms = train_step(models, opts, torch.rand(8, 3, *cfg.model.plan[1]) * 2 - 1, pos, cfg, Shard(), "bf16", 0)
     assert all(torch.isfinite(v) for v in terms.values())
     assert models.generator.blocks[1].conv0.weight.dtype == torch.float32  # master weights stay fp32
+
+
+def test_lazy_regularisation_puts_the_penalty_on_every_kth_d_step():
+    assert [reg_weight(load_config("tiny"), i) for i in range(3)] == [1.0, 1.0, 1.0]
+    lazy = load_config("tiny", ["loss.reg_interval=4"])
+    assert [reg_weight(lazy, i) for i in range(9)] == [4.0, 0, 0, 0, 4.0, 0, 0, 0, 4.0]
+    torch.manual_seed(0)
+    models = build_models(lazy)
+    opts = build_optimizers(models, lazy, 1e-3)
+    pos = position_at(0, lazy.model.plan, lazy.schedule)
+    reals = torch.rand(8, 3, *lazy.model.plan[0]) * 2 - 1
+    with_gp = ["Loss/D/gp" in train_step(models, opts, reals, pos, lazy, Shard(), "fp32", step)
+               for step in range(8)]
+    assert with_gp == [True, False, False, False, True, False, False, False]
+
+
+def test_reg_interval_must_be_positive():
+    with pytest.raises(ConfigError, match="reg_interval"):
+        load_config("tiny", ["loss.reg_interval=0"])

@@ -1,9 +1,14 @@
-"""Sample grids during training: fixed latents through G_ema, written as mp4 + gif and to TensorBoard."""
+"""Sample grids during training: fixed latents through G_ema, written as mp4 + gif + png and to TensorBoard.
+
+The png holds the grid's first, middle and last frames side by side: a still that shows shape and
+motion at once, for a README or a report that cannot play video.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from provgan.data.video_io import write_video
@@ -18,10 +23,33 @@ def fixed_latents(count: int, dim: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def write_sample_grid(g_ema: torch.nn.Module, latents: torch.Tensor, level: int, alpha: float,
                       rows: int, cols: int, stem: Path, fps: float = 8.0) -> tuple[list[Path], "object"]:
-    """Write ``stem.mp4`` and ``stem.gif``; return their paths and the middle frame (H, W, 3) uint8."""
+    """Write ``stem.mp4``, ``stem.gif`` and ``stem.png`` (:func:`frame_strip`); return their paths and
+    the middle frame (H, W, 3) uint8."""
     device = next(g_ema.parameters()).device
     clips = torch.cat([g_ema(z.to(device), level, alpha) for z in latents.split(16)])
     frames = to_uint8(clips)
     grid = grid_frames(frames, rows, cols, upscale=viewing_upscale(frames.shape[2]))
     paths = [write_video(stem.with_suffix(ext), grid, fps=fps) for ext in (".mp4", ".gif")]
+    paths.append(write_png(stem.with_suffix(".png"), frame_strip(grid)))
     return paths, grid[grid.shape[0] // 2]
+
+
+def frame_strip(video: np.ndarray, gap: int = 4) -> np.ndarray:
+    """(T, H, W, 3) -> (H, 3W + 2 gap, 3): the first, middle and last frames, left to right."""
+    t = video.shape[0]
+    picks = [video[i] for i in (0, t // 2, t - 1)]
+    spacer = np.full((video.shape[1], gap, video.shape[3]), 255, dtype=video.dtype)
+    return np.concatenate([picks[0], spacer, picks[1], spacer, picks[2]], axis=1)
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """Write an (H, W, 3) uint8 RGB image as PNG, atomically (temp file, then rename)."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"could not encode {path.name} as PNG")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(encoded.tobytes())
+    tmp.replace(path)
+    return path

@@ -47,8 +47,15 @@ def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
         offset += n
 
 
+def reg_weight(cfg: Config, d_step_index: int) -> float:
+    """Factor on the double-backward penalty at D step ``d_step_index`` (StyleGAN2's lazy regularisation):
+    ``k`` on every k-th step (k = ``loss.reg_interval``), 0 in between; always 1 when k = 1."""
+    k = cfg.loss.reg_interval
+    return float(k) if d_step_index % k == 0 else 0.0
+
+
 def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-           shard: Shard, precision: str) -> dict[str, torch.Tensor]:
+           shard: Shard, precision: str, d_step_index: int = 0) -> dict[str, torch.Tensor]:
     """One update of D (and the sliced head, on the Stiefel manifold) on a batch of real clips."""
     device = reals.device
     pair = get_loss(cfg.loss.name)
@@ -65,7 +72,8 @@ def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Pos
     with autocast(device, precision):
         with torch.no_grad():
             fakes = models.generator(z, pos.level, pos.alpha)
-        out = pair.d(models.critic(pos.level, pos.alpha), reals, fakes, cfg.loss, shard=shard)
+        out = pair.d(models.critic(pos.level, pos.alpha), reals, fakes, cfg.loss, shard=shard,
+                     reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
     opts.d.step()
@@ -121,8 +129,8 @@ def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos:
                shard: Shard, precision: str, step: int) -> dict[str, torch.Tensor]:
     """n_critic D steps on ``reals`` (split evenly) then one G step and the EMA update."""
     terms: dict[str, torch.Tensor] = {}
-    for chunk in reals.chunk(cfg.optim.n_critic):
-        terms |= d_step(models, opts, chunk, pos, cfg, shard, precision)
+    for i, chunk in enumerate(reals.chunk(cfg.optim.n_critic)):
+        terms |= d_step(models, opts, chunk, pos, cfg, shard, precision, step * cfg.optim.n_critic + i)
     terms |= g_step(models, opts, reals.shape[0] * shard.world, pos, cfg, shard, precision, reals.device)
     ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, reals.shape[0] * shard.world))
     return terms
