@@ -100,6 +100,9 @@ class OptimConfig:
     ema_halflife_kimg: float = 0.0
     reset_adam_on_phase: bool = True
     n_critic: int = 1
+    # D's (and the sliced head's) lr is the schedule's lr times this: a two time-scale update rule
+    # (TTUR, Heusel et al. 2017; PGGAN's separate D_lrate_dict); 1 = one lr for both, as in PGGAN
+    d_lr_mult: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,8 @@ def validate(cfg: Config) -> Config:
                               f"(resolutions H: {sorted(resolutions)})")
     if any(b < 1 for b in s.minibatch.values()) or s.minibatch_default < 1:
         raise ConfigError("schedule.minibatch values must be >= 1")
+    if cfg.optim.d_lr_mult <= 0 or cfg.optim.n_critic < 1:
+        raise ConfigError("optim.d_lr_mult must be > 0 and optim.n_critic >= 1")
     if cfg.optim.ema_halflife_kimg < 0 or not 0 <= cfg.optim.ema_beta < 1:
         raise ConfigError("optim.ema_halflife_kimg must be >= 0 and optim.ema_beta in [0, 1)")
     if cfg.run.precision not in PRECISIONS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from provgan.cli import main
@@ -28,6 +29,23 @@ def test_builtin(tmp_path, capsys):
     assert "built-in moving-digits, seed 2" in out
     store = open_store(tmp_path / "d")
     assert store.num_clips == 8 and store.manifest["source"]["seed"] == 2
+    assert store.manifest["source"]["max_digits"] == 2
+
+
+def test_builtin_with_one_digit_per_clip_renders_the_one_digit_clips(tmp_path, capsys):
+    from provgan.data.moving_digits import render_clips
+
+    code, _, _ = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "d"), "--plan", "tiny",
+                      "--num-clips", "6", "--seed", "2", "--workers", "1", "--max-digits", "1"], capsys)
+    store = open_store(tmp_path / "d")
+    assert code == 0 and store.manifest["source"]["max_digits"] == 1
+    one, _ = render_clips(2, 0, 6, (8, 16, 16), max_digits=1)
+    two, _ = render_clips(2, 0, 6, (8, 16, 16), max_digits=2)
+    np.testing.assert_array_equal(store.level((8, 16, 16)), one)
+    assert any((a != b).any() for a, b in zip(one, two))  # some clips of the default hold two digits
+    code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "x"), "--plan", "tiny", "--max-digits", "1"],
+                       capsys)
+    assert code == 2 and "--max-digits applies to --builtin" in err
 
 
 def test_videos_with_a_bad_file_and_dry_run(video_dir, tmp_path, capsys):

@@ -78,6 +78,14 @@ def test_adam_is_reset_exactly_when_a_fade_starts_and_ends(fast_cfg, tiny_store,
     assert resets == [16] * 3 + [32] * 3
 
 
+def test_d_lr_mult_scales_the_critics_lr_only(fast_cfg, tiny_store, tmp_path):
+    trainer = Trainer(fast_cfg("optim.d_lr_mult=4", "schedule.lr_default=0.002"), tiny_store, tmp_path, CPU,
+                      show_progress=False)
+    trainer.step(trainer.position())
+    lrs = {name: opt.param_groups[0]["lr"] for name, opt in trainer.opts.all().items()}
+    assert lrs == {"G": pytest.approx(0.002), "D": pytest.approx(0.008), "head": pytest.approx(0.008)}
+
+
 def test_resume_continues_exactly(fast_cfg, tiny_store, tmp_path):
     cfg = fast_cfg()
     whole = run_training(cfg, tiny_store, tmp_path / "a", CPU, show_progress=False)

@@ -34,10 +34,12 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 @click.option("--num-clips", type=int, default=4096, show_default=True, help="Clips to render (--builtin).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of --builtin rendering and of --clip random.")
+@click.option("--max-digits", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Digits per clip at most (--builtin): 2 puts two smaller digits in half the clips.")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
             size: int | None, workers: int, split: str | None, strict: bool, overwrite: bool,
-            num_clips: int, seed: int, dry_run: bool) -> None:
+            num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -58,10 +60,12 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                 raise click.UsageError("--clip, --split and --strict apply to video sources, not --builtin")
             summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
-                                      progress=progress, dry_run=dry_run)
+                                      progress=progress, dry_run=dry_run, max_digits=max_digits)
         else:
             if len(paths) != 2:
                 raise click.UsageError("give SRC and OUT (or --builtin moving-digits OUT)")
+            if max_digits != 2:
+                raise click.UsageError("--max-digits applies to --builtin moving-digits only")
             if plan is None:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,

@@ -159,8 +159,9 @@ class Trainer:
         if self.cfg.optim.reset_adam_on_phase and adam_reset_due(last, pos):
             for opt in self.opts.all().values():
                 reset_adam_state(opt)
-        for opt in self.opts.all().values():
-            set_lr(opt, pos.lr * self.progress.lr_scale)
+        for name, opt in self.opts.all().items():
+            mult = 1.0 if name == "G" else self.cfg.optim.d_lr_mult  # D and the sliced head
+            set_lr(opt, pos.lr * self.progress.lr_scale * mult)
         shard = self.ctx.shard
         clips, _ = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
         reals = shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(memory_format=self.memory_format)
