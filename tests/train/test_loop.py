@@ -1,22 +1,38 @@
 """The training loop: schedule positions, Adam resets, checkpoints, resume, non-finite handling."""
 
 import pickle
+import warnings
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from tqdm.std import TqdmWarning
 
 from provgan import losses
 from provgan.data.video_io import read_video
 from provgan.errors import ProvganError
 from provgan.shard import Shard
 from provgan.train import checkpoint as ckpt
+from provgan.train import monitor
 from provgan.train.distributed import DistContext
 from provgan.train.loop import Trainer, run_training
 from provgan.train.samples import frame_strip, write_png
 
 CPU = DistContext(Shard(), torch.device("cpu"), 0)
+
+
+def test_progress_bar_ends_at_the_total_without_overshoot(fast_cfg, tiny_store, tmp_path, monkeypatch):
+    # summed per-step kimg overshoots the total in floating point (0.1 + 0.2 > 0.3); tqdm then
+    # warns "clamping frac to range [0, 1]" and prints a negative ETA at the end of every run
+    cfg = fast_cfg("schedule.total_kimg=0.036")  # 9 steps of 4 clips: 0.004 * 9 > 0.036
+    bars = []
+    real_tqdm = monitor.tqdm
+    monkeypatch.setattr(monitor, "tqdm", lambda *a, **k: bars.append(real_tqdm(*a, **k)) or bars[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TqdmWarning)
+        run_training(cfg, tiny_store, tmp_path / "run", CPU, show_progress=True)
+    assert bars[0].n == pytest.approx(0.036) and bars[0].n <= bars[0].total
 
 
 def test_run_writes_config_checkpoints_samples_and_stats(fast_cfg, tiny_store, tmp_path):

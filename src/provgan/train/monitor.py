@@ -46,7 +46,8 @@ class Monitor:
         t, p = self.t, self.t.progress
         before = p.nimg - pos.minibatch
         t.stats.add(terms)
-        self.bar.update(round(pos.minibatch / 1000, 6))
+        # to where the run stands, never past the total (summed float steps overshoot it: tqdm warns)
+        self.bar.update(max(min(p.kimg, self.bar.total) - self.bar.n, 0.0))
         if p.step % t.cfg.run.log_every_steps == 0:
             self.log_tick(pos)
         nxt = t.position()
