@@ -1,0 +1,80 @@
+"""Which digits does a moving-digits generator draw? A diagnostic table, not a test.
+
+Samples ``--num`` clips from a checkpoint's EMA generator (and its raw G) at the level it reached,
+classifies them with an offline classifier trained on the same store at that level
+(``provgan classifier train --data STORE --level 8x16x16 --out clf.pt``), and prints per source:
+the share of clips the classifier is sure of (digit probability > 0.8, summed over the 4 motions),
+how those sure clips spread over the 10 digits, and the effective number of digits among them
+(exp of the entropy: 10 for a uniform spread, 1 when every sure clip is the same digit). With
+``--data``, the first real clips of the store at the same level give the reference row.
+
+    python benchmarks/digit_coverage.py demo/run clf-8x16x16.pt --data demo/data/moving-digits
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from provgan.data.store import open_store
+from provgan.metrics.classifier import load_classifier
+from provgan.metrics.resize import resize_clips
+from provgan.nn import Generator
+from provgan.train.checkpoint import load_sampler, read_checkpoint
+
+SURE = 0.8
+DIGITS, MOTIONS = 10, 4
+
+
+def digit_probabilities(classifier, clips: torch.Tensor, batch: int = 64) -> np.ndarray:
+    """(N, C, T, H, W) in [-1, 1] -> (N, 10) digit probabilities (the 40 classes are digit * 4 + motion)."""
+    clips = resize_clips(clips, tuple(classifier.clip_shape))
+    clips = ((clips + 1) * 127.5).round() / 127.5 - 1  # the uint8 rounding real clips went through
+    with torch.no_grad():
+        probs = torch.cat([classifier(clips[i:i + batch])[0].softmax(1) for i in range(0, len(clips), batch)])
+    return probs.numpy().reshape(len(clips), DIGITS, MOTIONS).sum(axis=2)
+
+
+def coverage(probs: np.ndarray) -> dict:
+    sure = probs.max(axis=1) > SURE
+    counts = np.bincount(probs.argmax(axis=1)[sure], minlength=DIGITS)
+    share = counts / max(counts.sum(), 1)
+    effective = float(np.exp(-(share[share > 0] * np.log(share[share > 0])).sum())) if counts.sum() else 0.0
+    return {"sure": float(sure.mean()), "counts": counts, "effective": effective}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="checkpoint file or run folder")
+    ap.add_argument("classifier", help="offline classifier trained at the checkpoint's level")
+    ap.add_argument("--num", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=123)
+    ap.add_argument("--data", help="the store the run trained on: adds a row of real clips")
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    classifier, _ = load_classifier(args.classifier)
+    classifier.eval()
+    sampler = load_sampler(args.checkpoint)
+    z = torch.randn(args.num, sampler.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+    raw = Generator(sampler.config.model)
+    raw.load_state_dict(read_checkpoint(sampler.path)["models"]["G"])
+    raw.eval()
+    rows = {"G_ema": sampler.sample(z),
+            "G": raw(z, sampler.level, sampler.alpha).float().clamp(-1, 1)}
+    if args.data:
+        store = open_store(args.data, shapes=sampler.config.model.plan)
+        real = np.asarray(store.level(sampler.clip_shape)[:args.num])
+        rows["real"] = torch.from_numpy(real.transpose(0, 4, 1, 2, 3).astype(np.float32) / 127.5 - 1)
+    shape = "x".join(map(str, sampler.clip_shape))
+    print(f"# {sampler.path} (kimg {sampler.kimg:g}, level {sampler.level} {shape}, alpha {sampler.alpha:.2f}); "
+          f"{args.num} clips; sure = digit probability > {SURE}")
+    print(f"{'source':<7}{'sure':>6}{'digits':>8}  sure clips per digit 0..9")
+    for name, clips in rows.items():
+        c = coverage(digit_probabilities(classifier, clips))
+        print(f"{name:<7}{c['sure']:>6.2f}{c['effective']:>8.2f}  {' '.join(f'{n:>3}' for n in c['counts'])}")
+
+
+if __name__ == "__main__":
+    main()
