@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     run(["report", str(run_dir), "--out", str(report)])
     finals = sorted((run_dir / "samples").glob("level*-final.mp4"))
     print(f"\ndemo finished in {(time.perf_counter() - started) / 60:.1f} min")
-    print("final sample grid of each level (mp4; a .gif sits beside each):")
+    print("final sample grid of each level (mp4; a .gif and a .png of three frames sit beside each):")
     for path in finals:
         print(f"  {path}")
     if report.is_file():
