@@ -19,22 +19,23 @@ import numpy as np
 import torch
 
 from provgan.data.store import open_store
-from provgan.metrics.classifier import load_classifier
+from provgan.metrics.classifier import load_classifier, predict, to_tensor
 from provgan.metrics.resize import resize_clips
 from provgan.nn import Generator
 from provgan.train.checkpoint import load_sampler, read_checkpoint
+from provgan.video_grid import to_uint8
 
 SURE = 0.8
 DIGITS, MOTIONS = 10, 4
 
 
-def digit_probabilities(classifier, clips: torch.Tensor, batch: int = 64) -> np.ndarray:
-    """(N, C, T, H, W) in [-1, 1] -> (N, 10) digit probabilities (the 40 classes are digit * 4 + motion)."""
-    clips = resize_clips(clips, tuple(classifier.clip_shape))
-    clips = ((clips + 1) * 127.5).round() / 127.5 - 1  # the uint8 rounding real clips went through
-    with torch.no_grad():
-        probs = torch.cat([classifier(clips[i:i + batch])[0].softmax(1) for i in range(0, len(clips), batch)])
-    return probs.numpy().reshape(len(clips), DIGITS, MOTIONS).sum(axis=2)
+def digit_probabilities(classifier, clips: torch.Tensor) -> np.ndarray:
+    """(N, C, T, H, W) in [-1, 1] -> (N, 10) digit probabilities (the 40 classes are digit * 4 + motion).
+
+    Generated clips go through the same uint8 rounding as the real clips the classifier saw.
+    """
+    probs, _ = predict(classifier, to_uint8(resize_clips(clips, tuple(classifier.clip_shape))))
+    return probs.reshape(len(clips), DIGITS, MOTIONS).sum(axis=2)
 
 
 def coverage(probs: np.ndarray) -> dict:
@@ -55,7 +56,6 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     classifier, _ = load_classifier(args.classifier)
-    classifier.eval()
     sampler = load_sampler(args.checkpoint)
     z = torch.randn(args.num, sampler.latent_dim, generator=torch.Generator().manual_seed(args.seed))
     raw = Generator(sampler.config.model)
@@ -65,8 +65,7 @@ def main() -> None:
             "G": raw(z, sampler.level, sampler.alpha).float().clamp(-1, 1)}
     if args.data:
         store = open_store(args.data, shapes=sampler.config.model.plan)
-        real = np.asarray(store.level(sampler.clip_shape)[:args.num])
-        rows["real"] = torch.from_numpy(real.transpose(0, 4, 1, 2, 3).astype(np.float32) / 127.5 - 1)
+        rows["real"] = to_tensor(store.level(sampler.clip_shape)[:args.num])
     shape = "x".join(map(str, sampler.clip_shape))
     print(f"# {sampler.path} (kimg {sampler.kimg:g}, level {sampler.level} {shape}, alpha {sampler.alpha:.2f}); "
           f"{args.num} clips; sure = digit probability > {SURE}")
