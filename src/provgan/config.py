@@ -111,6 +111,9 @@ class DataConfig:
 
     mirror: bool = True  # same horizontal flip on every frame of a clip
     workers: int = 0
+    # the label factor classes mean (a name from the store's label names, e.g. "digit"); empty: the
+    # whole label. The training-time classifier metrics measure coverage of this factor.
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,12 @@ class RunConfig:
     log_every_steps: int = 10
     on_nonfinite: str = "stop"  # stop | rollback
     channels_last: bool = False  # channels_last_3d memory format for networks and clips
+    # quality of G_ema measured during training (train/quality.py): every metrics_kimg kimg, at the
+    # end of every level and of the run; 0 turns it off
+    metrics_kimg: float = 50.0
+    metrics_num: int = 256  # clips, generated and real, per measurement
+    classifier: str = ""  # offline classifier file (`provgan classifier train`): sure share, classes, IS
+    metrics_fvd: int = 0  # > 0: also FVD on this many clips (I3D; slow on a CPU)
 
 
 @dataclass(frozen=True)
@@ -285,6 +294,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"run.on_nonfinite must be 'stop' or 'rollback', got '{cfg.run.on_nonfinite}'")
     if cfg.run.keep_checkpoints < 1:
         raise ConfigError("run.keep_checkpoints must be >= 1")
+    if cfg.run.metrics_kimg < 0 or cfg.run.metrics_num < 2 or cfg.run.metrics_fvd < 0:
+        raise ConfigError("run.metrics_kimg must be >= 0 (0: off), run.metrics_num >= 2 and run.metrics_fvd >= 0")
     return cfg
 
 

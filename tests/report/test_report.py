@@ -141,6 +141,21 @@ def test_every_stat_lands_in_exactly_one_panel():
     assert by_name["custom_thing"].keys == ("Custom/thing",)
 
 
+def test_quality_metrics_are_drawn_beside_their_real_clip_ceiling(tmp_path):
+    from provgan.report.curves import plot_curves
+
+    keys = ["Metrics/swd", "Metrics/swd_16", "Metrics/sure", "Metrics/real/sure", "Metrics/classes",
+            "Metrics/real/classes", "Metrics/is", "Metrics/real/is", "Metrics/fid"]
+    by_name = {p.name: p for p in panels_for(keys)}
+    assert by_name["quality_sure"].keys == ("Metrics/real/sure", "Metrics/sure")
+    assert by_name["quality_swd"].keys == ("Metrics/swd", "Metrics/swd_16")
+    assert sorted(k for p in by_name.values() for k in p.keys) == sorted(keys)
+    rows = [{"kimg": k, "Progress/level": float(k > 1), "Metrics/sure": 0.1 * k, "Metrics/real/sure": 0.9}
+            for k in (0.5, 1.0, 1.5, 2.0)]
+    drawn = {panel.name: path for panel, path in plot_curves(rows, tmp_path)}
+    assert drawn["quality_sure"].stat().st_size > 0
+
+
 def test_metric_columns_pair_values_with_their_std():
     class R:
         values = {"is": 3.21, "is_std": 0.1234, "fvd": {"mean": 12.0, "std": 0.5}, "note": "x"}

@@ -1,5 +1,6 @@
 """A run killed with SIGKILL at a random moment (checkpoint writes included) resumes to the same result."""
 
+import json
 import os
 import random
 import signal
@@ -17,7 +18,12 @@ from conftest import FAST_OVERRIDES  # noqa: E402  (tests/train is on sys.path v
 
 def _train_cmd(store: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "provgan", "train", "--config", "tiny", "--data", str(store), "--out", str(out),
-            "--quiet", *FAST_OVERRIDES, *extra]
+            "--quiet", *FAST_OVERRIDES, "run.metrics_kimg=0.016", "run.metrics_num=8", *extra]
+
+
+def _metric_rows(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    return [r for r in rows if any(k.startswith("Metrics/") for k in r)]
 
 
 def _final_models(run: Path) -> dict:
@@ -46,6 +52,9 @@ def test_kill_9_then_resume_matches_unbroken_run(tiny_store, tmp_path):
                           text=True)
     assert kills >= 1 and done.returncode == 0, (kills, done.stderr[-2000:])
     assert not list(broken.glob(".ckpt-*.tmp-*"))  # no temporary file survives a finished run
+    # quality rows: the same kimg and values, none twice (rows past the resumed checkpoint are rewritten)
+    whole_rows, broken_rows = _metric_rows(tmp_path / "whole"), _metric_rows(broken)
+    assert len(whole_rows) >= 5 and whole_rows == broken_rows
     a, b = _final_models(tmp_path / "whole"), _final_models(broken)
     for net in a:
         for key in a[net]:

@@ -33,6 +33,10 @@ def _is_penalty(key: str) -> bool:
     return key.startswith("Loss/") and key.rsplit("/", 1)[-1] in PENALTY_TERMS
 
 
+def _quality(keys: Sequence[str], name: str) -> list[str]:
+    return [k for k in keys if k in (f"Metrics/{name}", f"Metrics/real/{name}")]
+
+
 def panels_for(keys: Iterable[str]) -> list[Panel]:
     """Group stat names into panels; every name except the x axis lands in exactly one panel."""
     keys = sorted(set(keys) - set(SKIPPED))
@@ -45,6 +49,14 @@ def panels_for(keys: Iterable[str]) -> list[Panel]:
                                                          if k in ("Progress/level", "Progress/alpha", "Progress/lod")]),
         ("speed", "Throughput (clips/s)", [k for k in keys if k == "Timing/clips_per_sec"]),
         ("memory", "Peak memory (GB)", [k for k in keys if k.startswith("Resources/")]),
+        # quality of G_ema during training (train/quality.py), each next to its real-clip ceiling
+        ("quality_swd", "Video SWD of G_ema (x1e3, lower is better)",
+         [k for k in keys if k.startswith("Metrics/swd")]),
+        ("quality_sure", "Classifier sure share (G_ema; real clips)", _quality(keys, "sure")),
+        ("quality_classes", "Effective number of classes (G_ema; real clips)", _quality(keys, "classes")),
+        ("quality_is", "Inception Score (G_ema; real clips)", _quality(keys, "is")),
+        ("quality_distances", "FID / FVD of G_ema (lower is better)",
+         [k for k in keys if k in ("Metrics/fid", "Metrics/fvd")]),
     ]
     claimed = {k for _, _, ks in groups for k in ks}
     panels = [Panel(name, title, tuple(ks), log_y=name == "penalties") for name, title, ks in groups if ks]
@@ -84,7 +96,8 @@ def plot_panel(rows: Sequence[dict], panel: Panel, path: Path) -> Path | None:
     fig = Figure(figsize=(5.2, 3.0), dpi=100, layout="constrained")
     ax = fig.subplots()
     for key, x, y in drawn:
-        ax.plot(x, y, label=key.split("/", 1)[-1], linewidth=1.2, marker="." if len(x) < 30 else None)
+        ax.plot(x, y, label=key.split("/", 1)[-1], linewidth=1.2, marker="." if len(x) < 30 else None,
+                linestyle="--" if "/real/" in key else "-")
     for kimg, level in level_starts(rows):
         ax.axvline(kimg, color="0.6", linestyle=":", linewidth=1)
         ax.annotate(f"L{level}", (kimg, 1), xycoords=("data", "axes fraction"), fontsize=7, color="0.4",

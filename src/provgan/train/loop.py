@@ -103,6 +103,11 @@ class Trainer:
         self.latents = fixed_latents(cfg.run.sample_grid[0] * cfg.run.sample_grid[1], cfg.model.latent_dim,
                                      cfg.run.seed)
         self.stats = StatsWriter(run_dir if ctx.is_main else None)
+        self.quality = None
+        if ctx.is_main and cfg.run.metrics_kimg > 0:
+            from provgan.train.quality import QualityProbe
+            self.quality = QualityProbe(cfg, self.store, ctx.device)
+        self._measured_nimg: int | None = None
         self.show_progress = show_progress and ctx.is_main
         self._tick_start, self._tick_nimg = time.perf_counter(), 0
 
@@ -131,6 +136,8 @@ class Trainer:
         p = data["position"]
         self.progress = Progress(nimg=int(p["nimg"]), step=int(p["step"]), lr_scale=float(p["lr_scale"]),
                                  last={k: p[k] for k in ("kimg", "level", "alpha")})
+        self.stats.truncate_after(self.progress.kimg)  # rows past the checkpoint are written again
+        self._measured_nimg = None
 
     def resume(self, how: str | None) -> Path | None:
         """``auto``: newest loadable checkpoint in the run folder (if any); a path: that checkpoint."""
@@ -216,6 +223,17 @@ class Trainer:
         if not self.ctx.is_main:
             return None
         return ckpt.save_checkpoint(self.state(), self.run_dir, self.progress.nimg, self.cfg.run.keep_checkpoints)
+
+    def measure(self, level: int, alpha: float) -> dict[str, float]:
+        """Quality metrics of G_ema at (level, alpha) as ``Metrics/...`` rows (once per nimg)."""
+        if self.quality is None or self._measured_nimg == self.progress.nimg:
+            return {}
+        self._measured_nimg = self.progress.nimg
+        values = {f"Metrics/{k}": v for k, v in self.quality.measure(self.models.generator_ema, level, alpha).items()}
+        self.stats.write(self.progress.kimg, values | {"Progress/level": float(level), "Progress/alpha": alpha})
+        log.info("metrics at %.3f kimg: %s", self.progress.kimg,
+                 ", ".join(f"{k[8:]} {v:.3g}" for k, v in values.items() if "/real/" not in k and "swd_" not in k))
+        return values
 
     def samples(self, name: str, level: int, alpha: float) -> None:
         if not self.ctx.is_main:

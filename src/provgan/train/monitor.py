@@ -1,7 +1,8 @@
 """What happens between steps: stats, progress bar, sample grids, checkpoints (rank 0 writes).
 
-Cadence is in kimg (``run.sample_kimg``, ``run.snapshot_kimg``); the grid of a level is also written
-when the level ends (its final samples) and at the end of the run.
+Cadence is in kimg (``run.sample_kimg``, ``run.snapshot_kimg``, ``run.metrics_kimg``); the grid and
+the quality metrics of a level are also written when the level ends and at the end of the run. Metrics
+come before the checkpoint of the same step, so a kill between the two repeats both on resume.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ class Monitor:
         if p.step % t.cfg.run.log_every_steps == 0:
             self.log_tick(pos)
         nxt = t.position()
-        if nxt.level != pos.level:
+        level_ends = nxt.level != pos.level
+        if level_ends:
             t.samples(f"level{pos.level}-{'x'.join(map(str, t.cfg.model.plan[pos.level]))}-final", pos.level, 1.0)
+        every = t.cfg.run.metrics_kimg
+        if level_ends or (every > 0 and _crossed(before, p.nimg, every)):
+            t.measure(pos.level, 1.0 if level_ends else pos.alpha)
         if _crossed(before, p.nimg, t.cfg.run.sample_kimg):
             t.samples(f"samples-{kimg_tag(p.nimg)}", pos.level, pos.alpha)
         if _crossed(before, p.nimg, t.cfg.run.snapshot_kimg):
@@ -81,6 +86,7 @@ class Monitor:
                                      t.progress.last.get("level", pos.level),
                                      t.progress.last.get("alpha", pos.alpha))
         t.samples(f"samples-{kimg_tag(t.progress.nimg)}", level, alpha)
+        t.measure(level, alpha)
         # when the run ended where the next level would start, after_step wrote this grid already
         if alpha >= 1.0 and level == pos.level:
             t.samples(f"level{level}-{'x'.join(map(str, t.cfg.model.plan[level]))}-final", level, 1.0)

@@ -36,20 +36,51 @@ class StatsWriter:
             self._counts[k] = self._counts.get(k, 0) + 1
 
     def flush(self, kimg: float, extra: dict[str, float]) -> dict[str, float]:
+        """Write the means accumulated since the last flush, plus ``extra``, as one row at ``kimg``."""
         means = {k: float(v.item()) / self._counts[k] for k, v in self._sums.items()}
         means |= extra
         self._sums.clear()
         self._counts.clear()
+        self.write(kimg, means)
+        return means
+
+    def write(self, kimg: float, values: dict[str, float]) -> None:
+        """Write one row of ready values (e.g. ``Metrics/...``) without touching the running means."""
         if self.run_dir is not None:
-            row = {"kimg": round(kimg, 6)} | {k: (v if math.isfinite(v) else None) for k, v in means.items()}
+            row = {"kimg": round(kimg, 6)} | {k: (v if math.isfinite(v) else None) for k, v in values.items()}
             with open(self.run_dir / "stats.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
         board = self._board()
         if board is not None:
             step = int(round(kimg * 1000))
-            for k, v in means.items():
+            for k, v in values.items():
                 board.add_scalar(k, v, step)
-        return means
+
+    def truncate_after(self, kimg: float) -> int:
+        """Drop the rows written after ``kimg`` (a resumed run writes them again); returns how many.
+
+        A run killed between two checkpoints logged rows past the one it resumes from; without this
+        the file would hold those steps twice. A partly written last line is dropped too.
+        """
+        path = None if self.run_dir is None else self.run_dir / "stats.jsonl"
+        if path is None or not path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+                keep = float(row["kimg"]) <= kimg + 1e-9
+            except (ValueError, KeyError, TypeError):
+                keep = False
+            if keep:
+                kept.append(line)
+            else:
+                dropped += 1
+        if dropped:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            tmp.replace(path)
+        return dropped
 
     def image(self, tag: str, hwc_uint8: np.ndarray, kimg: float) -> None:
         board = self._board()
