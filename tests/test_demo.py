@@ -8,7 +8,7 @@ import sys
 def test_demo_pipeline_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "provgan.demo", "--out", str(out), "--config", "tiny", "--kimg", "0.3",
-           "optim.ema_halflife_kimg=0.05"]
+           "--classifier-epochs", "1", "optim.ema_halflife_kimg=0.05"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     run = out / "run"
@@ -19,6 +19,10 @@ def test_demo_pipeline_runs_end_to_end(tmp_path):
     assert "swd" in json.dumps(metrics).lower()
     assert (run / "report.html").stat().st_size > 0
     assert "level2-8x16x16-final.mp4" in result.stdout
+    # the closing summary: SWD beside the classifier's sure share and effective digits (README figures)
+    summary = [line for line in result.stdout.splitlines() if line.startswith("G_ema at ")]
+    assert len(summary) == 1 and "effective digits" in summary[0] and "video SWD" in summary[0], result.stdout[-2000:]
+    assert (out / "classifier.pt").is_file()
     assert "ema_halflife_kimg: 0.05" in (run / "config.yaml").read_text()  # overrides reach training
     # a second run continues (nothing left to train) and reuses the prepared data
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
