@@ -34,3 +34,9 @@ def write_spec(path: Path, **changes) -> Path:
 @pytest.fixture
 def tiny_spec(tmp_path) -> Path:
     return write_spec(tmp_path / "tiny-experiment.yaml")
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    """``spec_file(**changes)``: the tiny experiment with some keys changed, as a file."""
+    return lambda **changes: write_spec(tmp_path / "experiment.yaml", **changes)

@@ -66,3 +66,27 @@ def test_markdown_starts_with_the_command_and_json_is_strict():
 
 def test_duration_units():
     assert [duration(s) for s in (None, float("nan"), 42.4, 378.0, 9000.0)] == ["-", "-", "42 s", "6.3 min", "2.50 h"]
+
+
+def test_build_results_aggregates_each_system_over_its_seeds(exp_store, spec_file, tmp_path):
+    from provgan.experiment.plan import make_plan
+    from provgan.experiment.results import build_results
+    from provgan.experiment.spec import load_spec
+
+    spec = load_spec(str(spec_file(seeds=3)))
+    plan = make_plan(spec, exp_store, tmp_path / "exp", "provgan experiment table8 ...")
+    fid = {"prog-swgan": [3.0, 4.5, 9.0], "prog-wgan-gp": [1.0, 2.0]}  # the third wgan-gp seed not done
+    records = {}
+    for name, values in fid.items():
+        for seed, v in enumerate(values):
+            records[f"{name} seed {seed}"] = {"metrics": {"fid": v, "is": 2.0 * v}, "wall_s": 10.0 * (seed + 1),
+                                              "clips_per_s": 8.0}
+    results = build_results(plan, {"clips_per_side": 8}, records, [])
+    assert results["runs_planned"] == 6 and results["runs_finished"] == 5
+    for s in results["systems"]:
+        values = fid[s["name"]]
+        assert s["summary"]["fid"]["mean"] == pytest.approx(np.mean(values))
+        assert s["summary"]["fid"]["std"] == pytest.approx(np.std(values, ddof=1))
+        assert s["summary"]["is"]["std"] == pytest.approx(np.std(2.0 * np.array(values), ddof=1))
+        assert s["wall_s"]["mean"] == pytest.approx(np.mean([10.0 * (i + 1) for i in range(len(values))]))
+        assert sorted(s["runs"]) == [str(i) for i in range(len(values))]

@@ -175,6 +175,9 @@ def score_run(run: PlannedRun, plan: Plan, opts: EvalOptions, nets: dict) -> dic
     from provgan.train.checkpoint import load_sampler
 
     trained = load_sampler(run.folder)
+    if tuple(trained.clip_shape) != run.native_shape:
+        log.warning("%s stands at %s, not its top level %s: scored from there", run.key,
+                    score_shape_text(trained.clip_shape), score_shape_text(run.native_shape))
     values = score_generator(ScoredGenerator(trained, run.score_shape), plan, opts, nets)
     return {"metrics": values, "checkpoint": str(trained.path), "kimg": trained.kimg, "level": trained.level,
             "alpha": trained.alpha, "generated_shape": list(trained.clip_shape),
