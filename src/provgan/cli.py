@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "weights": "provgan.metrics.cli:weights",
     "faces": "provgan.faces.cli:faces",
     "report": "provgan.report:report",
+    "experiment": "provgan.experiment.cli:experiment",
 }
 
 

@@ -86,6 +86,25 @@ def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, ba
     click.echo(f"wrote {path}")
 
 
+def store_classifier_data(store, shape: tuple[int, int, int], max_clips: int = 0, seed: int = 0):
+    """(uint8 clips, labels, number of classes) of a labelled store at one level, for the classifier.
+
+    ``max_clips`` > 0 takes that many clips by a seeded permutation. The class count covers every
+    combination of the store's label factors (40 for moving digits), seen or not.
+    """
+    import numpy as np
+
+    if store.labels is None:
+        raise ProvganError(f"store {store.path} has no labels: prepare a labelled store (class-per-folder "
+                           "tree, or --builtin moving-digits)")
+    rows = np.arange(store.num_clips)
+    if 0 < max_clips < store.num_clips:
+        rows = np.sort(np.random.default_rng(seed).permutation(store.num_clips)[:max_clips])
+    clips, labels = np.asarray(store.level(shape)[rows]), np.asarray(store.labels[rows])
+    factors = [len(v) for v in store.label_names.values()]
+    return clips, labels, max(int(labels.max()) + 1, math.prod(factors) if factors else 0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def classifier() -> None:
     """The offline classifier protocol: a small C3D-style network trained on a labelled store."""
@@ -110,26 +129,16 @@ def train(data: Path, out: Path, level: str, epochs: int, batch: int, lr: float,
     Example:
       provgan classifier train --data data/digits --out digits-clf.pt --level 16x32x32
     """
-    import numpy as np
-
     from provgan.data.store import open_store
     from provgan.metrics.classifier import ClassifierOptions, save_classifier, train_classifier
 
     store = open_store(data)
-    if store.labels is None:
-        raise ProvganError(f"store {store.path} has no labels: prepare a labelled store (class-per-folder "
-                           "tree, or --builtin moving-digits)")
     if not 0.0 < holdout < 1.0:
         raise ProvganError(f"--holdout must be between 0 and 1, got {holdout}")
     shape = parse_shape(level, store.shapes)
-    rows = np.arange(store.num_clips)
-    if 0 < max_clips < store.num_clips:
-        rows = np.sort(np.random.default_rng(seed).permutation(store.num_clips)[:max_clips])
-    clips, labels = np.asarray(store.level(shape)[rows]), np.asarray(store.labels[rows])
-    factors = [len(v) for v in store.label_names.values()]
-    num_classes = max(int(labels.max()) + 1, math.prod(factors) if factors else 0)
+    clips, labels, num_classes = store_classifier_data(store, shape, max_clips, seed)
     opts = ClassifierOptions(epochs=epochs, batch_size=batch, lr=lr, width=width, holdout=holdout, seed=seed)
-    click.echo(f"training on {len(rows)} clips of {'x'.join(map(str, shape))}, {num_classes} classes")
+    click.echo(f"training on {len(labels)} clips of {'x'.join(map(str, shape))}, {num_classes} classes")
     result = train_classifier(clips, labels, num_classes, opts,
                               on_epoch=lambda e, loss: click.echo(f"  epoch {e:3d}/{epochs}  loss {loss:.4f}"))
     save_classifier(result, out, {"store": str(store.path), "label_names": store.label_names})
