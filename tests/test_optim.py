@@ -23,6 +23,7 @@ def test_thousand_stiefel_steps_stay_orthonormal_without_flips():
     theta = torch.nn.Parameter(random_orthonormal(32))
     opt = make_adam([theta], lr=1e-3, beta1=0, beta2=0.99, eps=1e-8)
     previous = theta.detach().clone()
+    start = previous.clone()
     for _ in range(1000):
         theta.grad = torch.randn(32, 32)
         stiefel_step(opt, theta)
@@ -31,7 +32,7 @@ def test_thousand_stiefel_steps_stay_orthonormal_without_flips():
         previous = current.clone()
     err = torch.linalg.matrix_norm(theta.T @ theta - torch.eye(32)).item()
     assert err < 1e-5
-    assert not torch.allclose(theta.detach(), random_orthonormal(32))  # it did move
+    assert (theta.detach() - start).norm() > 0.5  # it did move: compared with its own start
 
 
 def test_adam_reset_clears_moments():

@@ -75,8 +75,10 @@ def test_evaluate_writes_json_and_table_that_match_direct_computation(setup, cap
     clf = features.classifier_net(root / "clf.pt")
     (lr, fr), (lf, ff) = clf(real), clf(fake)
     soft = lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)  # noqa: E731
-    assert m["is"] == pytest.approx(inception_score(soft(lf), 2)[0], rel=1e-5)
-    assert m["is_real"] == pytest.approx(inception_score(soft(lr), 2)[0], rel=1e-5)
+    is_fake, is_real = inception_score(soft(lf), 2), inception_score(soft(lr), 2)
+    assert (m["is"], m["is_std"]) == (pytest.approx(is_fake[0], rel=1e-5), pytest.approx(is_fake[1], rel=1e-4, abs=1e-7))
+    assert (m["is_real"], m["is_real_std"]) == (pytest.approx(is_real[0], rel=1e-5),
+                                                pytest.approx(is_real[1], rel=1e-4, abs=1e-7))
     assert m["fid"] == pytest.approx(frechet_distance_of(fr, ff), rel=1e-4)
     i3d = features.i3d_net()
     (ir, _), (if_, _) = i3d(real), i3d(fake)

@@ -149,3 +149,53 @@ def test_imaginary_parts_are_dropped_when_tiny_and_refused_when_large(monkeypatc
     monkeypatch.setattr(scores.scipy.linalg, "sqrtm", lambda m: root + 0.5j)
     with pytest.raises(ValueError, match="imaginary"):
         frechet_distance(a, a)
+
+
+def _one_hot(labels, k=4):
+    return np.eye(k)[np.asarray(labels)]
+
+
+def test_inception_score_gives_each_unequal_split_its_own_marginal():
+    # 10 rows in 3 splits: sizes 4, 3, 3. Per split: 4 classes evenly (IS 4), one class (IS 1),
+    # 3 classes evenly (IS 3). A whole-set marginal would score the one-class split far above 1.
+    probs = _one_hot([0, 1, 2, 3] + [0, 0, 0] + [1, 2, 3])
+    mean, std = inception_score(probs, splits=3)
+    assert mean == pytest.approx(8 / 3, rel=1e-12)
+    assert std == pytest.approx(np.std([4.0, 1.0, 3.0]), rel=1e-12)  # population std, non-zero
+    assert std == pytest.approx(np.sqrt(14 / 9), rel=1e-12)
+
+
+def test_inception_score_keeps_the_remainder_clips():
+    # 7 rows in 2 splits: sizes 4 and 3. The last row is the only one of class 3; dropping it would
+    # leave the second split with 2 classes in 2 rows (IS 2) instead of 3 classes in 3 rows (IS 3).
+    probs = _one_hot([0, 1, 2, 3] + [1, 2, 3])
+    mean, std = inception_score(probs, splits=2)
+    assert (mean, std) == (pytest.approx(3.5, rel=1e-12), pytest.approx(0.5, rel=1e-12))
+
+
+def test_inception_score_one_split_equals_the_whole_set_and_ten_splits_average_the_chunks():
+    rng = np.random.default_rng(8)
+    p = rng.dirichlet(np.ones(5) * 0.5, size=53)
+    whole = inception_score(p, splits=1)
+    assert whole[1] == 0.0
+    chunks = [inception_score(c, 1)[0] for c in (p[:6], p[6:12], p[12:18]) + tuple(
+        p[18 + 5 * i:23 + 5 * i] for i in range(7))]  # 53 = 3 * 6 + 7 * 5
+    mean, std = inception_score(p, splits=10)
+    assert mean == pytest.approx(np.mean(chunks), rel=1e-12)
+    assert std == pytest.approx(np.std(chunks), rel=1e-12) and std > 0
+
+
+def test_inception_score_renormalises_rows_and_rejects_negative_or_non_integer_input():
+    rng = np.random.default_rng(9)
+    p = rng.dirichlet(np.ones(4), size=12)
+    scaled = p * rng.uniform(0.5, 2.0, size=(12, 1))
+    assert inception_score(scaled, 3) == pytest.approx(inception_score(p, 3), rel=1e-12)
+    bad = p.copy()
+    bad[0, 0] = -0.1
+    with pytest.raises(ValueError, match="non-negative"):
+        inception_score(bad, 1)
+    for splits in (0, 13, 2.5, True):
+        with pytest.raises(ValueError, match="splits"):
+            inception_score(p, splits)
+    with pytest.raises(ValueError, match="2-D"):
+        inception_score(p[0], 1)

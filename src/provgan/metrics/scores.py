@@ -44,24 +44,29 @@ def _as_matrix(x: np.ndarray, what: str) -> np.ndarray:
 def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
     """Inception Score (thesis eq. 6.2) of class probabilities ``probs`` (N, K): (mean, std) over splits.
 
-    Each split of N // splits consecutive rows gets its own marginal p(y); ``0 log 0`` is taken as 0,
-    so one-hot predictions are exact. Rows are renormalised to sum to 1 (softmax round-off).
+    The N rows are cut into ``splits`` consecutive chunks whose sizes differ by at most one
+    (``np.array_split``), so every clip is scored: N = 1001 with 10 splits gives one chunk of 101 and
+    nine of 100, not ten of 100 and a silently dropped remainder. Each chunk gets its own marginal
+    p(y) (Salimans et al. 2016 score each split on its own), and the std is the population std over
+    chunks, as the reference code reports it. ``0 log 0`` is taken as 0, so one-hot predictions are
+    exact. Rows are renormalised to sum to 1 (softmax round-off).
     """
     p = _as_matrix(probs, "inception_score")
     if np.any(p < 0):
         raise ValueError("inception_score: probabilities must be non-negative")
-    if not 1 <= splits <= p.shape[0]:
-        raise ValueError(f"inception_score: splits must be in [1, N={p.shape[0]}], got {splits}")
+    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or not 1 <= splits <= p.shape[0]:
+        raise ValueError(f"inception_score: splits must be an integer in [1, N={p.shape[0]}], got {splits!r}")
     p = p / p.sum(axis=1, keepdims=True)
-    size = p.shape[0] // splits
-    scores = []
-    for k in range(splits):
-        part = p[k * size:(k + 1) * size]
-        marginal = part.mean(axis=0, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0)
-        scores.append(float(np.exp(terms.sum(axis=1).mean())))
+    scores = [_split_score(part) for part in np.array_split(p, int(splits), axis=0)]
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def _split_score(part: np.ndarray) -> float:
+    """exp(mean_x KL(p(y|x) || p(y))) with p(y) the marginal of this chunk alone."""
+    marginal = part.mean(axis=0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))
 
 
 def gaussian_stats(features: np.ndarray) -> GaussianStats:
