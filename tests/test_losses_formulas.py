@@ -230,3 +230,55 @@ def test_the_loss_table_pairs_each_d_loss_with_its_g_loss_and_head():
         "swgan-eq53": (swgan_eq53_d, swgan_g, True), "ns": (ns_d, ns_g, False), "hinge": (hinge_d, wgan_g, False)}
     with pytest.raises(ValueError, match="choose from wgan-gp, swgan, swgan-eq53, ns, hinge"):
         get_loss("WGAN")
+
+
+# ---------------------------------------------------------------------------------------------
+# details the formulas above do not pin down
+
+
+def test_penalty_interpolates_keep_the_clips_dtype_under_bf16():
+    """xhat is blended in fp32 but handed to D in the clips' own dtype (bf16 autocast runs)."""
+    toy, seen = Toy(11), []
+
+    def features(x):
+        seen.append(x.dtype)
+        return toy.features(x.float())
+
+    reals, fakes = toy.reals.bfloat16(), toy.fakes.bfloat16()
+    wgan_gp_d(Critic(features, toy.score), reals, fakes, LossConfig(name="wgan-gp"))
+    assert seen == [torch.bfloat16] * 3  # reals, fakes and the interpolates
+
+
+def test_feature_projection_penalty_is_per_sample():
+    from provgan.losses import feature_projection_penalty
+
+    toy = Toy(12)
+    y = torch.randn(N, K)
+    o = toy.head.slices(y)
+    expected = (toy.head.scale * (F.relu(o) + 0.2 * F.relu(-o)) - 0.3).square().mean(dim=1)
+    got = feature_projection_penalty(toy.head, y, 0.3)
+    assert got.shape == (N,) and torch.allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss_d", [ns_d, hinge_d])
+def test_r1_runs_for_any_positive_gamma_and_the_default_weight_is_one(loss_d):
+    toy = Toy(13)
+    cfg = LossConfig(name="ns", r1_gamma=0.5)
+    default = loss_d(toy.critic(), toy.reals, toy.fakes, cfg)
+    once = loss_d(toy.critic(), toy.reals, toy.fakes, cfg, reg_weight=1.0)
+    plain = loss_d(toy.critic(), toy.reals, toy.fakes, LossConfig(name="ns"))
+    r1 = _grad(toy.d, toy.reals).flatten(1).square().sum(dim=1).mean()
+    assert set(default.terms) == {"real", "fake", "r1"} and set(plain.terms) == {"real", "fake"}
+    assert default.loss.item() == _approx(once.loss) and (default.loss - plain.loss).item() == _approx(0.25 * r1)
+    assert plain.terms["fake"].item() == _approx(toy.d(toy.fakes).mean())
+
+
+def test_every_d_loss_logs_real_and_fake_and_the_sliced_ones_need_the_exact_message():
+    toy = Toy(14)
+    for name, pair in LOSSES.items():
+        critic = toy.sliced_critic() if pair.sliced else toy.critic()
+        out = pair.d(critic, toy.reals, toy.fakes, LossConfig(name=name))
+        score = toy.f(toy.features(toy.fakes)) if pair.sliced else toy.d(toy.fakes)
+        assert out.terms["fake"].item() == _approx(score.mean()), name
+    with pytest.raises(ValueError, match="^the swgan losses need a critic with a sliced head$"):
+        swgan_g(toy.critic(), toy.fakes, LossConfig())

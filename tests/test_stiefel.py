@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from provgan.nn.sliced_head import SlicedHead, random_orthonormal
-from provgan.optim import make_adam, qr_retract, stiefel_project, stiefel_step
+from provgan.optim import make_adam, qr_retract, set_lr, stiefel_project, stiefel_step
 
 
 def _orthonormal64(n: int, k: int) -> torch.Tensor:
@@ -109,3 +109,35 @@ def test_stiefel_steps_on_theta_alone_lower_the_head_loss():
     assert after < 0.7 * before, (before, after)
     assert torch.allclose(theta.T @ theta, torch.eye(8), atol=1e-5)
     assert (theta - start).norm() > 0.1
+
+
+def test_projection_and_retraction_work_on_a_batch_of_matrices():
+    """Both act on the last two dims, so a stack of Thetas is handled matrix by matrix."""
+    torch.manual_seed(6)
+    w = torch.stack([_orthonormal64(5, 3) for _ in range(2)])
+    g = torch.randn(2, 5, 3, dtype=torch.float64)
+    p = stiefel_project(w, g)
+    for i in range(2):
+        assert torch.allclose(p[i], stiefel_project(w[i], g[i]), atol=1e-12)
+    a = torch.randn(2, 4, 4, dtype=torch.float64)
+    q = qr_retract(a)
+    for i in range(2):
+        assert torch.allclose(q[i], qr_retract(a[i]), atol=1e-12)
+
+
+def test_qr_retraction_keeps_a_column_where_r_has_a_zero_pivot():
+    """sign(0) = 0 would zero that column of Q; the fix takes +1 there so Q stays orthonormal."""
+    a = torch.eye(3, dtype=torch.float64)
+    a[:, 1] = 0.0  # rank-deficient: R[1, 1] == 0
+    q = qr_retract(a)
+    assert torch.allclose(q.T @ q, torch.eye(3, dtype=torch.float64), atol=1e-12)
+
+
+def test_make_adam_uses_the_given_betas_and_eps_and_set_lr_changes_every_group():
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    opt = make_adam([a], lr=0.1, beta1=0, beta2=0.99, eps=1e-6)
+    opt.add_param_group({"params": [b], "lr": 0.3})
+    group = opt.param_groups[0]
+    assert group["betas"] == (0.0, 0.99) and isinstance(group["betas"][0], float) and group["eps"] == 1e-6
+    set_lr(opt, 0.02)
+    assert [g["lr"] for g in opt.param_groups] == [0.02, 0.02]
