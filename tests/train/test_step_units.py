@@ -1,0 +1,137 @@
+"""The training step's parts one at a time, each against what it must do (fast: one tiny step each).
+
+The long behaviour test (training reduces the distance to a toy distribution) shows the parts work
+together; these pin down each part so a broken one is named directly: which parameters a D or G step
+may touch, the per-rank latents, the gradient averaging over ranks, the EMA's buffers, and how
+``train_step`` splits its batch over ``n_critic`` D steps.
+"""
+
+import pytest
+import torch
+
+import provgan.train.step as step_mod
+from provgan.config import load_config
+from provgan.levels import position_at
+from provgan.shard import Shard
+from provgan.train.models import build_models, build_optimizers
+from provgan.train.step import autocast, d_step, draw_latents, ema_update, g_step, train_step
+
+
+def _setup(*overrides):
+    torch.manual_seed(0)
+    cfg = load_config("tiny", list(overrides))
+    models = build_models(cfg)
+    opts = build_optimizers(models, cfg, 1e-2)
+    pos = position_at(0, cfg.model.plan, cfg.schedule)
+    return cfg, models, opts, pos
+
+
+def _snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _changed(module, before):
+    return [not torch.equal(p.detach(), b) for p, b in zip(module.parameters(), before)]
+
+
+def test_autocast_is_bf16_only_when_asked():
+    with autocast(torch.device("cpu"), "bf16"):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "fp32"):
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_latents_are_this_ranks_rows_of_the_global_draw():
+    torch.manual_seed(3)
+    whole = torch.randn(8, 5)
+    torch.manual_seed(3)
+    mine = draw_latents(8, 5, Shard(rank=1, world=2), torch.device("cpu"))
+    assert torch.equal(mine, whole[1::2])
+    torch.manual_seed(3)
+    assert torch.equal(draw_latents(8, 5, Shard(), torch.device("cpu")), whole)
+
+
+def test_d_step_moves_d_and_the_head_but_not_g():
+    cfg, models, opts, pos = _setup()
+    g0, d0, h0 = _snapshot(models.generator), _snapshot(models.discriminator), _snapshot(models.head)
+    theta0 = models.head.theta.detach().clone()
+    terms = d_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1, pos, cfg, Shard(), "fp32")
+    assert not any(_changed(models.generator, g0))
+    assert any(_changed(models.discriminator, d0)) and all(_changed(models.head, h0))  # level 0: D uses some parts
+    theta = models.head.theta.detach()
+    assert torch.allclose(theta.T @ theta, torch.eye(theta.shape[0]), atol=1e-5) and not torch.equal(theta, theta0)
+    assert {"Loss/D/real", "Loss/D/fake", "Loss/D/gp", "Loss/D/proj", "Loss/D/total"} <= set(terms)
+    assert all(not v.requires_grad for v in terms.values())
+
+
+def test_g_step_moves_g_only_and_gives_the_critic_back_its_gradients():
+    cfg, models, opts, pos = _setup()
+    g0, d0, h0 = _snapshot(models.generator), _snapshot(models.discriminator), _snapshot(models.head)
+    terms = g_step(models, opts, 4, pos, cfg, Shard(), "fp32", torch.device("cpu"))
+    assert any(_changed(models.generator, g0))
+    assert not any(_changed(models.discriminator, d0)) and not any(_changed(models.head, h0))
+    critic = list(models.discriminator.parameters()) + list(models.head.parameters())
+    assert all(p.requires_grad for p in critic) and all(p.grad is None for p in critic)
+    assert set(terms) == {"Loss/G/fake", "Loss/G/total"}
+    assert terms["Loss/G/total"].item() == pytest.approx(terms["Loss/G/fake"].item())  # swgan: G minimises f(E(fake))
+
+
+def test_g_step_restores_requires_grad_even_when_the_loss_fails(monkeypatch):
+    cfg, models, opts, pos = _setup()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(models, "critic", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        g_step(models, opts, 4, pos, cfg, Shard(), "fp32", torch.device("cpu"))
+    assert all(p.requires_grad for p in models.discriminator.parameters())
+
+
+def test_gradients_are_averaged_over_ranks_and_missing_ones_count_as_zero(monkeypatch):
+    p, q = torch.nn.Parameter(torch.ones(2, 3)), torch.nn.Parameter(torch.ones(4))
+    p.grad = torch.arange(6.0).reshape(2, 3)
+    calls = []
+
+    def all_reduce(flat):  # a stand-in for 3 ranks: this one's gradients plus two others' (2x and 3x)
+        calls.append(flat.clone())
+        flat.mul_(1 + 2 + 3)
+
+    monkeypatch.setattr(step_mod.dist, "all_reduce", all_reduce)
+    step_mod._all_reduce_grads([p, q], Shard(rank=0, world=3))
+    assert len(calls) == 1 and calls[0].shape == (10,)  # one flat call for every parameter
+    assert torch.allclose(p.grad, 2 * torch.arange(6.0).reshape(2, 3)) and torch.equal(q.grad, torch.zeros(4))
+    monkeypatch.setattr(step_mod.dist, "all_reduce", lambda flat: pytest.fail("called with one process"))
+    step_mod._all_reduce_grads([p, q], Shard())
+
+
+def test_ema_update_copies_buffers_and_blends_every_parameter():
+    a, b = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        b.weight.fill_(2.0)
+        b.bias.fill_(-1.0)
+    b.running_mean.fill_(5.0)
+    ema_update(a, b, 0.75)
+    assert torch.allclose(a.weight, torch.full((3,), 0.75 + 0.25 * 2.0))
+    assert torch.allclose(a.bias, torch.full((3,), -0.25))
+    assert torch.equal(a.running_mean, torch.full((3,), 5.0))
+
+
+def test_train_step_splits_the_batch_over_n_critic_d_steps_with_running_indices(monkeypatch):
+    cfg, models, opts, pos = _setup("optim.n_critic=2")
+    seen = []
+    real_d_step = step_mod.d_step
+
+    def spy(models_, opts_, chunk, pos_, cfg_, shard, precision, d_step_index=0):
+        seen.append((chunk.clone(), d_step_index))
+        return real_d_step(models_, opts_, chunk, pos_, cfg_, shard, precision, d_step_index)
+
+    monkeypatch.setattr(step_mod, "d_step", spy)
+    reals = torch.rand(8, 3, *cfg.model.plan[0]) * 2 - 1
+    ema0 = _snapshot(models.generator_ema)
+    terms = train_step(models, opts, reals, pos, cfg, Shard(), "fp32", step=3)
+    assert [i for _, i in seen] == [6, 7]
+    assert torch.equal(seen[0][0], reals[:4]) and torch.equal(seen[1][0], reals[4:])
+    assert "Loss/D/total" in terms and "Loss/G/total" in terms
+    assert any(_changed(models.generator_ema, ema0))  # the EMA followed G's step
