@@ -94,7 +94,7 @@ def load_targets(pyproject: Path) -> list[Target]:
     for pattern, tests in table["targets"].items():
         if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
             raise MutationSetupError(f"{pyproject}: target {pattern!r} needs a non-empty list of test paths")
-        missing = [t for t in tests if not (pyproject.parent / t).exists()]
+        missing = [t for t in tests if not (pyproject.parent / t.split("::")[0]).exists()]
         if missing:
             raise MutationSetupError(f"{pyproject}: target {pattern!r}: no such test path {missing[0]}")
         mine = tuple(m for m in marks if _matches_target(m.file, pattern))
