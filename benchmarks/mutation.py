@@ -173,19 +173,23 @@ def tally(target: Target, work: Path) -> tuple[Tally, dict[str, list[str]]]:
     return t, diffs
 
 
+def _check(target: Target, proc: subprocess.CompletedProcess) -> None:
+    if proc.returncode != 0:
+        tail = (proc.stdout or "")[-2000:] + (proc.stderr or "")[-2000:]
+        print(f"{target.pattern}: mutmut exited with {proc.returncode}\n{tail}", file=sys.stderr)
+
+
 def run_target(target: Target, base: dict, args) -> tuple[Tally, dict[str, list[str]]]:
     work = args.workdir / target.slug
     rerun = args.rerun and (work / "mutants").exists()
     survivors = tally(target, work)[0].survivors if rerun else []
     prepare(target, base, work, fresh=not rerun)
     start = time.perf_counter()
-    cmd = ["run", "--max-children", str(args.max_children), *survivors]
-    if rerun and not survivors:
-        cmd = ["run", "--max-children", str(args.max_children)]
-    proc = _mutmut(work, *cmd, capture=not args.verbose)
-    if proc.returncode != 0:
-        tail = (proc.stdout or "")[-2000:] + (proc.stderr or "")[-2000:]
-        print(f"{target.pattern}: mutmut exited with {proc.returncode}\n{tail}", file=sys.stderr)
+    run = ["run", "--max-children", str(args.max_children)]
+    _check(target, _mutmut(work, *run, *survivors, capture=not args.verbose))
+    if rerun and any(code is None for code in exit_codes(work).values()):
+        # a changed config or test list makes mutmut forget its verdicts: check those mutants again
+        _check(target, _mutmut(work, *run, capture=not args.verbose))
     result, diffs = tally(target, work)
     result.seconds = time.perf_counter() - start
     return result, diffs
