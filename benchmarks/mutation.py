@@ -12,6 +12,7 @@ default argument the callers always pass.
     nice -n 19 python benchmarks/mutation.py --only losses optim  # targets whose path contains a word
     python benchmarks/mutation.py --only scores --survivors       # list the survivors' diffs too
     python benchmarks/mutation.py --only scores --rerun           # after adding tests: recheck survivors
+    python benchmarks/mutation.py --tally-only                    # the last runs' table, nothing rerun
 
 Targets run one at a time with ``--max-children`` workers (default 1; the core tests are CPU-bound
 and single-threaded under OMP_NUM_THREADS=1). The score's target is >= 90% per file (issue 18).
@@ -202,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "mutation")
     ap.add_argument("--rerun", action="store_true", help="keep the last run's results; recheck its survivors")
     ap.add_argument("--survivors", action="store_true", help="print each survivor's changed line")
+    ap.add_argument("--tally-only", action="store_true",
+                    help="run nothing: print the table of the last run (after marking equivalents, say)")
     ap.add_argument("--verbose", action="store_true", help="show mutmut's own output")
     ap.add_argument("--json", type=Path, help="also write the table as JSON here")
     args = ap.parse_args(argv)
@@ -223,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     rows, failed = [], False
     print(header)
     for target in targets:
-        t, diffs = run_target(target, base, args)
+        if args.tally_only:
+            t, diffs = tally(target, args.workdir / target.slug)
+        else:
+            t, diffs = run_target(target, base, args)
         rows.append((target, t))
         failed |= t.score < 90.0
         print(f"{target.pattern:34} {t.total:7d} {t.killed:6d} {t.survived:8d} {t.timeout:7d} {t.equivalent:5d} "
