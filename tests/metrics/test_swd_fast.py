@@ -116,3 +116,23 @@ def test_video_swd_is_the_mean_of_per_level_values_times_a_thousand():
 def test_video_swd_refuses_sets_of_different_clip_shapes():
     with pytest.raises(ValueError, match="^video_swd: real and generated clips have different shapes$"):
         video_swd([torch.rand(2, 3, 4, 32, 32)], [torch.rand(2, 3, 4, 16, 16)], TINY)
+
+
+def test_descriptors_follow_the_short_side_and_the_options_minimum():
+    rng = np.random.default_rng(5)
+    assert list(batch_descriptors(torch.rand(1, 3, 2, 32, 16), TINY, rng)) == [16]
+    small = SWDOptions(patches_per_clip=2, min_resolution=8)
+    assert list(batch_descriptors(torch.rand(1, 3, 2, 32, 32), small, rng)) == [32, 16, 8]
+
+
+def test_pyramid_filters_keep_the_clips_float_dtype():
+    x = torch.rand(1, 1, 2, 8, 8, dtype=torch.float64)
+    assert pyr_down(x).dtype == torch.float64 and pyr_up(x).dtype == torch.float64
+
+
+def test_patch_positions_are_drawn_per_patch_over_every_offset():
+    band = torch.arange(1 * 1 * 4 * 8 * 8, dtype=torch.float32).reshape(1, 1, 4, 8, 8)
+    patches = extract_patches(band, 300, SWDOptions(), np.random.default_rng(6))  # 3x7x7 in 4x8x8
+    corner = patches[:, 0, 0, 0, 0].astype(int)
+    t, y, x = corner // 64, (corner // 8) % 8, corner % 8
+    assert set(t) == {0, 1} and set(y) == {0, 1} and set(x) == {0, 1}
