@@ -44,6 +44,11 @@ class Equivalent:
     file: str
     match: str
     reason: str
+    function: str = ""  # optional: only mutants of this function (mutmut names them ``x_<function>__mutmut_<k>``)
+
+    def covers(self, mutant: str, lines: list[str]) -> bool:
+        in_function = not self.function or f".x_{self.function}__mutmut_" in mutant
+        return in_function and any(self.match in line for line in lines)
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,9 @@ def load_targets(pyproject: Path) -> list[Target]:
     for i, e in enumerate(table.get("equivalent", [])):
         if not all(isinstance(e.get(k), str) and e[k].strip() for k in ("file", "match", "reason")):
             raise MutationSetupError(f"{pyproject}: equivalent[{i}] needs non-empty file, match and reason")
-        marks.append(Equivalent(e["file"], e["match"], e["reason"]))
+        if not isinstance(e.get("function", ""), str):
+            raise MutationSetupError(f"{pyproject}: equivalent[{i}].function must be a string")
+        marks.append(Equivalent(e["file"], e["match"], e["reason"], e.get("function", "")))
     targets = []
     for pattern, tests in table["targets"].items():
         if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
@@ -162,7 +169,7 @@ def tally(target: Target, work: Path) -> tuple[Tally, dict[str, list[str]]]:
             t.timeout += 1
         elif code == 0:
             diffs[name] = added_lines(work, name)
-            if any(m.match in line for m in target.equivalent for line in diffs[name]):
+            if any(m.covers(name, diffs[name]) for m in target.equivalent):
                 t.equivalent += 1
             else:
                 t.survived += 1

@@ -78,3 +78,10 @@ def test_tally_counts_each_status_and_scores_without_the_equivalents(bench, tmp_
     assert t.survivors == ["m.x_f__mutmut_6", "m.x_f__mutmut_7"]
     assert t.score == pytest.approx(100 * 4 / 6)
     assert shown["m.x_f__mutmut_7"] == ["(status: no tests)"]
+
+
+def test_an_equivalent_mark_may_be_limited_to_one_function(bench):
+    mark = bench.Equivalent("src/p/a.py", "if a > 1:", "why", function="g")
+    assert mark.covers("p.a.x_g__mutmut_3", ["if a > 1:"])
+    assert not mark.covers("p.a.x_gg__mutmut_3", ["if a > 1:"]) and not mark.covers("p.a.x_f__mutmut_1", ["if a > 1:"])
+    assert not mark.covers("p.a.x_g__mutmut_3", ["if a >= 1:"])
