@@ -1,0 +1,43 @@
+"""Class conditioning: the projection term equals its formula; the latent join depends on the class."""
+
+import pytest
+import torch
+
+from provgan.nn.conditioning import LatentConditioning, ProjectionTerm, check_labels
+from provgan.nn.layers import pixel_norm
+
+
+def test_projection_term_is_the_inner_product_with_the_class_embedding():
+    torch.manual_seed(0)
+    term = ProjectionTerm(num_classes=5, feature_dim=7)
+    with torch.no_grad():
+        term.embed.normal_()
+    feats, labels = torch.randn(4, 7), torch.tensor([0, 3, 3, 4])
+    written_out = torch.stack([sum(term.embed[labels[i], k] * feats[i, k] for k in range(7)) for i in range(4)])
+    torch.testing.assert_close(term(feats, labels), written_out)
+
+
+def test_projection_term_starts_at_zero_so_a_conditional_critic_starts_unconditional():
+    term = ProjectionTerm(num_classes=3, feature_dim=4)
+    assert torch.equal(term(torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])), torch.zeros(6))
+
+
+def test_latent_conditioning_joins_normalised_latent_and_class_embedding():
+    torch.manual_seed(0)
+    cond = LatentConditioning(num_classes=10, dim=8)
+    z = torch.randn(3, 16)
+    out = cond(z, torch.tensor([2, 2, 7]))
+    assert out.shape == (3, 24)
+    torch.testing.assert_close(out[:, :16], pixel_norm(z))
+    torch.testing.assert_close(out[0, 16:], pixel_norm(cond.embed[2:3])[0])
+    same_z = cond(z[:1].expand(2, 16), torch.tensor([1, 4]))
+    assert not torch.allclose(same_z[0], same_z[1])  # the class changes the input for a fixed z
+
+
+@pytest.mark.parametrize("labels, message", [(None, "pass one label per sample"),
+                                             (torch.tensor([0, 1]), "expected 3 labels"),
+                                             (torch.tensor([0, 1, 10]), r"must lie in \[0, 10\)"),
+                                             (torch.tensor([-1, 1, 2]), r"must lie in \[0, 10\)")])
+def test_bad_labels_are_one_clear_error(labels, message):
+    with pytest.raises(ValueError, match=message):
+        check_labels(labels, 10, 3, "the generator")
