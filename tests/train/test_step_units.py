@@ -6,6 +6,8 @@ may touch, the per-rank latents, the gradient averaging over ranks, the EMA's bu
 ``train_step`` splits its batch over ``n_critic`` D steps.
 """
 
+import inspect
+
 import pytest
 import torch
 
@@ -123,9 +125,13 @@ def test_train_step_splits_the_batch_over_n_critic_d_steps_with_running_indices(
     seen = []
     real_d_step = step_mod.d_step
 
-    def spy(models_, opts_, chunk, pos_, cfg_, shard, precision, d_step_index=0):
-        seen.append((chunk.clone(), d_step_index))
-        return real_d_step(models_, opts_, chunk, pos_, cfg_, shard, precision, d_step_index)
+    signature = inspect.signature(real_d_step)
+
+    def spy(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        seen.append((bound.arguments["reals"].clone(), bound.arguments["d_step_index"]))
+        return real_d_step(*args, **kwargs)
 
     monkeypatch.setattr(step_mod, "d_step", spy)
     reals = torch.rand(8, 3, *cfg.model.plan[0]) * 2 - 1
