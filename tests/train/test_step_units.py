@@ -141,3 +141,34 @@ def test_train_step_splits_the_batch_over_n_critic_d_steps_with_running_indices(
     assert torch.equal(seen[0][0], reals[:4]) and torch.equal(seen[1][0], reals[4:])
     assert "Loss/D/total" in terms and "Loss/G/total" in terms
     assert any(_changed(models.generator_ema, ema0))  # the EMA followed G's step
+
+
+def test_conditional_steps_pass_the_reals_labels_to_d_and_draw_uniform_ones_for_g(monkeypatch):
+    cfg, models, opts, pos = _setup("model.conditional=true", "model.num_classes=5", "loss.name=wgan-gp",
+                                    "optim.n_critic=2")
+    seen = []
+    real_critic = models.critic
+
+    def critic(level, alpha, labels=None):
+        seen.append(None if labels is None else labels.clone())
+        return real_critic(level, alpha, labels)
+
+    monkeypatch.setattr(models, "critic", critic)
+    reals, labels = torch.rand(8, 3, *cfg.model.plan[0]) * 2 - 1, torch.tensor([0, 1, 2, 3, 4, 0, 1, 2])
+    torch.manual_seed(11)
+    train_step(models, opts, reals, pos, cfg, Shard(), "fp32", 0, labels)
+    torch.manual_seed(11)
+    for _ in range(2):  # each D step draws its latents and its interpolation weights
+        torch.randn(4, cfg.model.latent_dim), torch.rand(4)
+    torch.randn(8, cfg.model.latent_dim)
+    g_labels = torch.randint(5, (8,))
+    assert [s.tolist() for s in seen] == [[0, 1, 2, 3], [4, 0, 1, 2], g_labels.tolist()]
+    with pytest.raises(ValueError, match="^a conditional model trains on labelled clips: pass the reals' labels$"):
+        train_step(models, opts, reals, pos, cfg, Shard(), "fp32", 1)
+
+
+def test_labels_are_this_ranks_rows_of_the_global_draw():
+    torch.manual_seed(12)
+    whole = torch.randint(7, (6,))
+    torch.manual_seed(12)
+    assert torch.equal(step_mod.draw_labels(6, 7, Shard(rank=2, world=3), torch.device("cpu")), whole[2::3])
