@@ -172,3 +172,98 @@ def test_labels_are_this_ranks_rows_of_the_global_draw():
     whole = torch.randint(7, (6,))
     torch.manual_seed(12)
     assert torch.equal(step_mod.draw_labels(6, 7, Shard(rank=2, world=3), torch.device("cpu")), whole[2::3])
+
+
+def test_autocast_asks_for_bf16_on_cuda_too():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available" on a CPU-only machine
+        ctx = autocast(torch.device("cuda"), "bf16")
+    assert ctx.fast_dtype == torch.bfloat16  # torch's CUDA default would be fp16
+
+
+def test_d_and_g_steps_run_their_losses_under_the_asked_precision(monkeypatch):
+    cfg, models, opts, pos = _setup()
+    seen = []
+    real_critic = models.critic
+
+    def critic(*args):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return real_critic(*args)
+
+    monkeypatch.setattr(models, "critic", critic)
+    train_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1, pos, cfg, Shard(), "bf16", 0)
+    train_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1, pos, cfg, Shard(), "fp32", 1)
+    assert seen == [True, True, False, False]
+
+
+def test_steps_leave_unused_parameters_without_a_gradient():
+    """zero_grad(set_to_none=True): parts of other levels get no (zero) gradient, so Adam skips them."""
+    cfg, models, opts, pos = _setup()
+    stale = [models.discriminator.from_rgb[2].conv.weight, models.generator.to_rgb[2].weight]
+    for p in stale:
+        p.grad = torch.ones_like(p)
+    reals = torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1
+    d_step(models, opts, reals, pos, cfg, Shard(), "fp32")
+    assert stale[0].grad is None
+    g_step(models, opts, 4, pos, cfg, Shard(), "fp32", torch.device("cpu"))
+    assert stale[1].grad is None
+
+
+def test_d_step_defaults_to_step_index_zero_which_carries_the_lazy_penalty():
+    cfg, models, opts, pos = _setup("loss.reg_interval=4")
+    assert "Loss/D/gp" in d_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]), pos, cfg, Shard(), "fp32")
+
+
+def test_two_rank_steps_all_reduce_every_trained_parameter_and_draw_global_numbers(monkeypatch):
+    cfg, models, opts, pos = _setup("loss.name=swgan")
+    sizes = []
+    monkeypatch.setattr(step_mod.dist, "all_reduce", lambda flat: sizes.append(flat.numel()) or flat.mul_(2))
+    rank = Shard(rank=1, world=2)
+    reals = torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1
+    torch.manual_seed(21)
+    d_step(models, opts, reals, pos, cfg, rank, "fp32")
+    after_d = torch.rand(1)
+    g_step(models, opts, 8, pos, cfg, rank, "fp32", torch.device("cpu"))
+    count = lambda *ms: sum(p.numel() for m in ms for p in m.parameters())  # noqa: E731
+    assert sizes == [count(models.discriminator, models.head), count(models.generator)]
+    torch.manual_seed(21)  # the D step drew latents, t and t' for the global batch of 8
+    torch.randn(8, cfg.model.latent_dim), torch.rand(8), torch.rand(8)
+    assert torch.equal(after_d, torch.rand(1))
+
+
+def test_all_reduce_places_every_parameter_back_at_its_own_offset(monkeypatch):
+    params = [torch.nn.Parameter(torch.zeros(n)) for n in (2, 3, 4)]
+    for i, p in enumerate(params):
+        p.grad = torch.full((p.numel(),), float(i + 1))
+    monkeypatch.setattr(step_mod.dist, "all_reduce", lambda flat: flat.mul_(2))
+    step_mod._all_reduce_grads(params, Shard(rank=0, world=2))
+    assert [p.grad.tolist() for p in params] == [[1.0] * 2, [2.0] * 3, [3.0] * 4]
+
+
+def test_train_step_keeps_terms_of_every_d_step_and_feeds_g_and_the_ema_the_global_batch(monkeypatch):
+    cfg, models, opts, pos = _setup("loss.reg_interval=2", "optim.n_critic=2", "optim.ema_halflife_kimg=0.5",
+                                    "optim.ema_rampup=false")
+    batches = []
+    real_g_step = step_mod.g_step
+    signature = inspect.signature(real_g_step)
+
+    def spy(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        batches.append(bound.arguments["global_batch"])
+        return real_g_step(*args, **kwargs)
+
+    monkeypatch.setattr(step_mod, "g_step", spy)
+    ema0 = [p.detach().clone() for p in models.generator_ema.parameters()]
+    terms = train_step(models, opts, torch.rand(8, 3, *cfg.model.plan[0]), pos, cfg, Shard(), "fp32", 0)
+    assert "Loss/D/gp" in terms  # from the first D step (index 0); the second (index 1) has none
+    assert batches == [8]
+    beta = 0.5 ** (8 / 500)
+    for e0, e, g in zip(ema0, models.generator_ema.parameters(), models.generator.parameters()):
+        assert torch.allclose(e, e0 * beta + g.detach() * (1 - beta), atol=1e-6)
+
+
+def test_ema_half_life_applies_below_one_kimg():
+    cfg = load_config("tiny", ["optim.ema_halflife_kimg=0.5", "optim.ema_rampup=false"])
+    assert step_mod.ema_beta(cfg, 10, 10) == pytest.approx(0.5 ** (10 / 500))
