@@ -267,3 +267,13 @@ def test_train_step_keeps_terms_of_every_d_step_and_feeds_g_and_the_ema_the_glob
 def test_ema_half_life_applies_below_one_kimg():
     cfg = load_config("tiny", ["optim.ema_halflife_kimg=0.5", "optim.ema_rampup=false"])
     assert step_mod.ema_beta(cfg, 10, 10) == pytest.approx(0.5 ** (10 / 500))
+
+
+def test_the_ema_half_life_counts_the_clips_of_every_rank(monkeypatch):
+    cfg, models, opts, pos = _setup("optim.ema_halflife_kimg=0.5", "optim.ema_rampup=false")
+    monkeypatch.setattr(step_mod.dist, "all_reduce", lambda flat: flat.mul_(2))
+    ema0 = [p.detach().clone() for p in models.generator_ema.parameters()]
+    train_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]), pos, cfg, Shard(rank=0, world=2), "fp32", 0)
+    beta = 0.5 ** (8 / 500)  # 4 clips here and 4 on the other rank
+    for e0, e, g in zip(ema0, models.generator_ema.parameters(), models.generator.parameters()):
+        assert torch.allclose(e, e0 * beta + g.detach() * (1 - beta), atol=1e-6)
