@@ -146,12 +146,21 @@ def _mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.Complet
                           capture_output=capture)
 
 
-def exit_codes(work: Path) -> dict[str, int | None]:
-    """mutant name -> the exit code of its test run, from the .meta files mutmut writes."""
+def exit_codes(work: Path, file: str | None = None) -> dict[str, int | None]:
+    """mutant name -> the exit code of its test run, from the .meta files mutmut writes (one file's
+    mutants when ``file``, a path like ``src/provgan/nn/layers.py``, is given)."""
     codes: dict[str, int | None] = {}
-    for meta in (work / "mutants").rglob("*.py.meta"):
-        codes |= json.loads(meta.read_text()).get("exit_code_by_key", {})
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        if file is None or meta == work / "mutants" / f"{file}.meta":
+            codes |= json.loads(meta.read_text()).get("exit_code_by_key", {})
     return codes
+
+
+def mutated_files(work: Path) -> list[str]:
+    """The source files of a run that have mutants, as paths relative to the repo."""
+    root = work / "mutants"
+    return [str(m.relative_to(root))[:-len(".meta")] for m in sorted(root.rglob("*.py.meta"))
+            if json.loads(m.read_text()).get("exit_code_by_key")]
 
 
 def added_lines(work: Path, mutant: str) -> list[str]:
@@ -160,9 +169,9 @@ def added_lines(work: Path, mutant: str) -> list[str]:
     return [ln[1:].strip() for ln in out.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
 
 
-def tally(target: Target, work: Path) -> tuple[Tally, dict[str, list[str]]]:
+def tally(target: Target, work: Path, file: str | None = None) -> tuple[Tally, dict[str, list[str]]]:
     t, diffs = Tally(), {}
-    for name, code in sorted(exit_codes(work).items()):
+    for name, code in sorted(exit_codes(work, file).items()):
         if code in KILLED_CODES:
             t.killed += 1
         elif code in TIMEOUT_CODES:
@@ -244,6 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.survivors:
             for name in t.survivors:
                 print(f"    {name}: {' | '.join(diffs.get(name, [])) or '(no diff)'}")
+        files = mutated_files(args.workdir / target.slug)
+        if any(ch in target.pattern for ch in "*?[") and len(files) > 1:  # a glob: one row per file too
+            for file in files:
+                ft = tally(target, args.workdir / target.slug, file)[0]
+                rows.append((Target(file, target.tests, target.equivalent), ft))
+                failed |= ft.score < 90.0
+                print(f"  {file:32} {ft.total:7d} {ft.killed:6d} {ft.survived:8d} {ft.timeout:7d} "
+                      f"{ft.equivalent:5d} {ft.other:5d} {ft.score:5.1f}%")
     if args.json:
         args.json.write_text(json.dumps([dict(file=tg.pattern, total=t.total, killed=t.killed, survived=t.survived,
                                               timeout=t.timeout, equivalent=t.equivalent, other=t.other,

@@ -85,3 +85,17 @@ def test_an_equivalent_mark_may_be_limited_to_one_function(bench):
     assert mark.covers("p.a.x_g__mutmut_3", ["if a > 1:"])
     assert not mark.covers("p.a.x_gg__mutmut_3", ["if a > 1:"]) and not mark.covers("p.a.x_f__mutmut_1", ["if a > 1:"])
     assert not mark.covers("p.a.x_g__mutmut_3", ["if a >= 1:"])
+
+
+def test_a_glob_targets_mutants_are_also_tallied_file_by_file(bench, tmp_path):
+    meta = tmp_path / "mutants" / "src" / "p" / "nn"
+    meta.mkdir(parents=True)
+    (meta / "a.py.meta").write_text(json.dumps({"exit_code_by_key": {"p.nn.a.x_f__mutmut_1": 1}}))
+    (meta / "b.py.meta").write_text(json.dumps({"exit_code_by_key": {"p.nn.b.x_g__mutmut_1": 1,
+                                                                     "p.nn.b.x_g__mutmut_2": 36}}))
+    (meta / "__init__.py.meta").write_text(json.dumps({"exit_code_by_key": {}}))
+    assert bench.mutated_files(tmp_path) == ["src/p/nn/a.py", "src/p/nn/b.py"]
+    target = bench.Target("src/p/nn/*", ("tests",))
+    whole, _ = bench.tally(target, tmp_path)
+    b, _ = bench.tally(target, tmp_path, "src/p/nn/b.py")
+    assert (whole.killed, whole.timeout) == (2, 1) and (b.killed, b.timeout, b.total) == (1, 1, 2)
