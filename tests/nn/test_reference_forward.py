@@ -114,8 +114,8 @@ def _d_ref(d, x, level, alpha):
     return _lrelu(_dense(ep.dense, h.flatten(1)))
 
 
-@pytest.fixture(scope="module")
-def nets():
+@pytest.fixture
+def nets():  # built per test, so a mutation run credits each test with the constructors it runs
     torch.manual_seed(0)
     g, d = Generator(CFG), Discriminator(CFG)
     with torch.no_grad():  # non-zero biases so a dropped bias shows
@@ -176,7 +176,7 @@ def test_shape_errors_name_what_and_both_shapes():
 def test_a_discriminator_without_its_scalar_head_says_so():
     d = Discriminator(CFG, score_head=False)
     assert d.score is None
-    with pytest.raises(RuntimeError, match="^this discriminator was built without a scalar head"):
+    with pytest.raises(RuntimeError, match=r"^this discriminator was built without a scalar head \(SWGAN uses the sliced head\)$"):
         d(torch.randn(2, 3, *CFG.plan[2]))
 
 
@@ -207,3 +207,41 @@ def _mbstd_eps(x, eps):
     m = x.shape[0] // 4
     col = torch.stack([torch.sqrt(((x[j::m] - x[j::m].mean(0)) ** 2).mean(0) + eps).mean() for j in range(m)])
     return col[torch.arange(x.shape[0]) % m].reshape(-1, 1, 1, 1).expand(-1, *x.shape[2:])
+
+
+def test_conditional_networks_need_a_class_count_and_unconditional_g_refuses_labels():
+    import dataclasses
+
+    one = dataclasses.replace(CFG, conditional=True, num_classes=1)
+    g, d = Generator(one), Discriminator(one)  # one class is enough
+    assert g.num_parameters(0) == sum(p.numel() for m in (g.blocks[0], g.to_rgb[0], g.condition) for p in m.parameters())
+    zero = dataclasses.replace(CFG, conditional=True, num_classes=0)
+    for net, what in ((Generator, "generator"), (Discriminator, "discriminator")):
+        with pytest.raises(ValueError, match=rf"^a conditional {what} needs model.num_classes >= 1 \(resolved from the store\)$"):
+            net(zero)
+    with pytest.raises(ValueError, match="^this generator is unconditional: it takes no class labels$"):
+        Generator(CFG)(torch.randn(2, CFG.latent_dim), 0, 1.0, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("factor", [(2, 1, 1), (1, 2, 1), (1, 1, 2)])
+def test_resampling_along_one_axis_only(factor):
+    from provgan.nn.layers import downsample, upsample
+
+    x = torch.randn(1, 2, 2, 2, 2)
+    up = upsample(x, factor)
+    assert up.shape[2:] == tuple(2 * f for f in factor)
+    assert torch.allclose(downsample(up, factor), x)
+
+
+def test_larger_kernels_keep_the_size_and_layers_follow_a_bf16_input():
+    conv5 = EqualizedConv3d(2, 3, kernel_size=5)
+    assert conv5(torch.randn(1, 2, 5, 6, 7)).shape == (1, 3, 5, 6, 7)
+    x = torch.randn(2, 2, 3, 4, 4, dtype=torch.bfloat16)
+    assert EqualizedConv3d(2, 3)(x).dtype == torch.bfloat16
+    assert EqualizedLinear(4, 3)(x[:, 0, 0]).dtype == torch.bfloat16
+
+
+def test_minibatch_stddev_groups_default_to_four_samples():
+    y = torch.randn(10, 3, 1, 2, 2)  # divisors of 10 up to 4: 2 (with 5 allowed it would be 5)
+    assert torch.allclose(MinibatchStdDev()(y), _mbstd(y, 2), atol=1e-6)
+    assert torch.allclose(MinibatchStdDev(4)(y), _mbstd(y, 2), atol=1e-6)
