@@ -245,3 +245,11 @@ def test_minibatch_stddev_groups_default_to_four_samples():
     y = torch.randn(10, 3, 1, 2, 2)  # divisors of 10 up to 4: 2 (with 5 allowed it would be 5)
     assert torch.allclose(MinibatchStdDev()(y), _mbstd(y, 2), atol=1e-6)
     assert torch.allclose(MinibatchStdDev(4)(y), _mbstd(y, 2), atol=1e-6)
+
+
+def test_rgb_layers_are_1x1x1_and_block_convolutions_3x3x3():
+    g, d = Generator(CFG), Discriminator(CFG)
+    assert all(m.weight.shape[2:] == (1, 1, 1) for m in list(g.to_rgb) + [f.conv for f in d.from_rgb])
+    convs = [b.conv0 for b in list(g.blocks[1:]) + list(d.blocks[1:])] + [g.blocks[0].conv, d.epilogue.conv]
+    assert all(c.weight.shape[2:] == (3, 3, 3) for c in convs)
+    assert d.feature_dim == CFG.feature_dim and g.image_channels == CFG.image_channels
