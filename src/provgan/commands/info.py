@@ -8,6 +8,7 @@ import torch
 from provgan.config import Config, load_config
 from provgan.levels import level_timeline, position_at
 from provgan.nn import Discriminator, Generator
+from provgan.nn.layers import EqualizedConv3d, EqualizedLinear
 
 
 def _shape(s) -> str:
@@ -19,7 +20,7 @@ def layer_rows(module: torch.nn.Module, run) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
     hooks = []
     for name, m in module.named_modules():
-        if m.__class__.__name__ in ("EqualizedConv3d", "EqualizedLinear"):
+        if isinstance(m, (EqualizedConv3d, EqualizedLinear)):
             def hook(mod, inp, out, name=name):
                 rows.append((name, _shape(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
             hooks.append(m.register_forward_hook(hook))
@@ -75,7 +76,7 @@ def info(config_name: str, overrides: tuple[str, ...]) -> None:
 
     \b
     Example:
-      provgan info --config thesis-256        # generator total 3,710,155 (Table A.1)
+      provgan info --config thesis-256        # generator total 3,702,091 (Table A.1)
       provgan info --config tiny loss.name=wgan-gp
     """
     click.echo(info_table(load_config(config_name, overrides)))
