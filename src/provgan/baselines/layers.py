@@ -11,8 +11,11 @@ native layout; 16x128x128 keeps time in its first stage, as BASELINES.md §1.5 p
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from torch import nn
+
+from provgan.baselines.common import stages
 
 
 def time_plan(t: int, s: int) -> tuple[int, tuple[bool, ...]]:
@@ -51,6 +54,23 @@ def halving(top: int, count: int, width: float, floor: int = 1) -> list[int]:
 def doubling(bottom: int, count: int, cap: int, width: float) -> list[int]:
     """``count`` critic channel counts from ``bottom`` doubling per layer, capped (64, 128, ..., 512)."""
     return [max(1, int(round(min(bottom * 2 ** i, cap) * width))) for i in range(count)]
+
+
+def critic_stack3d(shape: tuple[int, int, int], channels: int, width: float,
+                   norm: Callable[[int], nn.Module]) -> tuple[nn.Sequential, int, int]:
+    """VGAN's and TGAN's critic body: S stride-2 3D convs (64, 128, ... capped at 512, times width),
+    a norm from the second layer on, LReLU 0.2 (§1.2, §2.2). Returns (body, T', channels out): the
+    final conv's kernel is (T', 4, 4), the extent left, so one score per clip at any level."""
+    s = stages(shape)
+    t0, doubles = time_plan(shape[0], s)
+    ch = doubling(64, s, 512, width)
+    layers: list[nn.Module] = []
+    for i in range(s):
+        layers.append(down3d(channels if i == 0 else ch[i - 1], ch[i], doubles[s - 1 - i]))
+        if i > 0:
+            layers.append(norm(ch[i]))
+        layers.append(nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers), t0, ch[-1]
 
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,

@@ -19,8 +19,7 @@ from torch import Tensor, nn
 
 from provgan.baselines.common import (BaselineGenerator, BaselineParts, CriticPart, OptimizerSpec, Shape,
                                       check_width, read_options, stages)
-from provgan.baselines.layers import (doubling, down3d, gamma_only, halving, init_lecun, init_uniform, time_plan,
-                                      up2d)
+from provgan.baselines.layers import critic_stack3d, gamma_only, halving, init_lecun, init_uniform, up2d
 from provgan.errors import ConfigError
 
 DEFAULTS: dict[str, Any] = {
@@ -115,17 +114,9 @@ class TganCritic(nn.Module):
 
     def __init__(self, shape: Shape, channels: int, width: float):
         super().__init__()
-        s = stages(shape)
-        t0, doubles = time_plan(shape[0], s)
-        ch = doubling(64, s, 512, width)
-        layers: list[nn.Module] = []
-        for i in range(s):
-            layers.append(down3d(channels if i == 0 else ch[i - 1], ch[i], doubles[s - 1 - i]))
-            if i > 0:
-                layers.append(gamma_only(nn.BatchNorm3d(ch[i], BN_EPS)))
-            layers.append(nn.LeakyReLU(0.2))
-        self.features = nn.Sequential(*layers)
-        self.score = nn.Conv3d(ch[-1], 1, (t0, 4, 4))
+        self.features, t0, c_out = critic_stack3d(shape, channels, width,
+                                                  lambda c: gamma_only(nn.BatchNorm3d(c, BN_EPS)))
+        self.score = nn.Conv3d(c_out, 1, (t0, 4, 4))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.score(self.features(x)).flatten()

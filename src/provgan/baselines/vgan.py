@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from provgan.baselines.common import (BaselineGenerator, BaselineParts, CriticPart, OptimizerSpec, Shape,
                                       check_width, read_options, stages)
-from provgan.baselines.layers import doubling, down3d, halving, init_normal, time_plan, up2d, up3d
+from provgan.baselines.layers import critic_stack3d, halving, init_normal, time_plan, up2d, up3d
 
 DEFAULTS: dict[str, Any] = {
     "latent_dim": 100,
@@ -66,17 +66,8 @@ class VganCritic(nn.Module):
 
     def __init__(self, shape: Shape, channels: int, width: float):
         super().__init__()
-        s = stages(shape)
-        t0, doubles = time_plan(shape[0], s)
-        ch = doubling(64, s, 512, width)
-        layers: list[nn.Module] = []
-        for i in range(s):
-            layers.append(down3d(channels if i == 0 else ch[i - 1], ch[i], doubles[s - 1 - i]))
-            if i > 0:
-                layers.append(nn.BatchNorm3d(ch[i], eps=1e-3))
-            layers.append(nn.LeakyReLU(0.2))
-        self.features = nn.Sequential(*layers)
-        self.logits = nn.Conv3d(ch[-1], 2, (t0, 4, 4))
+        self.features, t0, c_out = critic_stack3d(shape, channels, width, lambda c: nn.BatchNorm3d(c, eps=1e-3))
+        self.logits = nn.Conv3d(c_out, 2, (t0, 4, 4))
 
     def forward(self, x: Tensor) -> Tensor:
         o = self.logits(self.features(x)).flatten(1)  # (N, 2): [real, fake] logits
