@@ -1,0 +1,35 @@
+"""``python -m provgan.baselines --shape 16x64x64 --width 1``: the baselines' parameter counts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from provgan.baselines.builders import parameter_table
+from provgan.errors import ProvganError
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        t, h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape must be TxHxW, e.g. 16x64x64, got '{text}'") from None
+    return t, h, w
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m provgan.baselines", description=__doc__)
+    parser.add_argument("--shape", type=parse_shape, default=(16, 64, 64), help="clip T x H x W (default 16x64x64)")
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1)")
+    parser.add_argument("--channels", type=int, default=3, help="image channels (default 3)")
+    args = parser.parse_args(argv)
+    try:
+        print("\n".join(parameter_table(args.shape, args.width, args.channels)))
+    except ProvganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
