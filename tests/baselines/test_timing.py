@@ -21,7 +21,7 @@ def test_a_tgan_update_sequence_ends_clipped_and_moves_every_network():
     g, d = parts.generator, parts.critics["D"].module
     g0 = [p.clone() for p in g.parameters()]
     t = time_updates(parts, (16, 32, 32), 3, batch=2, steps=4)  # updates 0..4: the 5th clips
-    assert t.seconds_per_step > 0 and t.clips_per_second > 0
+    assert t.seconds_per_step > 0 and t.clips_per_second > 0 and t.cpu_seconds_per_step > 0
     assert any(not torch.equal(a, b) for a, b in zip(g0, g.parameters()))
     for p in d.parameters():
         if p.dim() >= 2:

@@ -20,11 +20,11 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 
 
 def print_times(args: argparse.Namespace) -> None:
-    print(f"\n| arch | s / update at {args.time} clips | clips / s |\n|---|---|---|")
+    print(f"\n| arch | s / update at {args.time} clips | clips / s | CPU s / update |\n|---|---|---|---|")
     for arch in BUILDERS:
         parts = build_baseline(arch, args.shape, args.channels, args.width)
         t = time_updates(parts, args.shape, args.channels, args.time, args.steps)
-        print(f"| {arch} | {t.seconds_per_step:.2f} | {t.clips_per_second:.1f} |")
+        print(f"| {arch} | {t.seconds_per_step:.2f} | {t.clips_per_second:.1f} | {t.cpu_seconds_per_step:.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,12 @@ def generator_loss(loss: str, fake: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class StepTime:
+    """Wall seconds per update, clips per wall second, and CPU seconds per update (all threads):
+    on a shared machine the CPU time is the steadier figure."""
+
     seconds_per_step: float
     clips_per_second: float
+    cpu_seconds_per_step: float
 
 
 def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, steps: int,
@@ -43,10 +47,10 @@ def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, 
     g_opt = parts.g_optimizer.make(g.parameters())
     d_opts = {n: c.optimizer.make(c.module.parameters()) for n, c in parts.critics.items()}
     reals = torch.rand(batch, channels, *shape) * 2 - 1
-    start = 0.0
+    start = cpu_start = 0.0
     for step in range(steps + 1):
         if step == 1:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
         for name, part in parts.critics.items():
             with torch.no_grad():
                 fakes = g(torch.randn(batch, g.latent_dim))
@@ -65,4 +69,4 @@ def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, 
         loss.backward()
         g_opt.step()
     seconds = (time.perf_counter() - start) / steps
-    return StepTime(seconds, batch / seconds)
+    return StepTime(seconds, batch / seconds, (time.process_time() - cpu_start) / steps)
