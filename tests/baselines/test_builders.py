@@ -28,6 +28,20 @@ def test_every_baseline_keeps_the_generator_contract(arch):
         assert scores.shape[0] == 2 and torch.isfinite(scores).all()
 
 
+@pytest.mark.parametrize("arch", sorted(builders.BUILDERS))
+@pytest.mark.parametrize("shape", [(32, 128, 128), (16, 128, 128), (32, 64, 64)])
+def test_every_baseline_scales_to_the_larger_store_levels(arch, shape):
+    """The scaling rules of BASELINES.md §1.5/§2.5/§3.4: one score (or patch map) per clip."""
+    parts = builders.build_baseline(arch, shape, width=1 / 32)
+    g = parts.generator
+    with torch.no_grad():
+        video = g(torch.randn(2, g.latent_dim))
+        assert video.shape == (2, 3, *shape)
+        for part in parts.critics.values():
+            scores = part.module(take_view(part.view, video))
+            assert scores.shape[0] == 2 and scores[0].numel() in (1, (shape[1] // 16) ** 2)
+
+
 def test_counts_and_bad_names():
     counts = builders.parameter_counts(builders.build_baseline("mocogan", (16, 32, 32), width=WIDTH))
     assert set(counts) == {"G", "D_image", "D_video"} and min(counts.values()) > 0
