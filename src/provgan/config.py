@@ -348,10 +348,22 @@ def _validate_baseline(cfg: Config) -> None:
 # presets, files and overrides
 
 
+# the progressive presets, and the baselines' (provgan/baselines/presets: vgan, tgan-digits, ...)
+PRESET_FOLDERS = ("configs", "baselines/presets")
+
+
+def _preset_files() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for sub in PRESET_FOLDERS:
+        folder = resources.files("provgan").joinpath(*sub.split("/"))
+        if folder.is_dir():
+            found |= {p.name[:-5]: p for p in folder.iterdir() if p.name.endswith(".yaml") and p.name[:-5] not in found}
+    return found
+
+
 def preset_names() -> list[str]:
     """Names of the YAML presets shipped with the package."""
-    folder = resources.files("provgan") / "configs"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(_preset_files())
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -418,7 +430,7 @@ def _load_raw(name_or_path: str) -> dict[str, Any]:
         if name_or_path not in names:
             raise ConfigError(f"unknown preset '{name_or_path}'{_closest(name_or_path, names)}; "
                               f"presets: {', '.join(names)}")
-        text = (resources.files("provgan") / "configs" / f"{name_or_path}.yaml").read_text()
+        text = _preset_files()[name_or_path].read_text()
         data = _read_yaml(text, f"preset {name_or_path}")
         data.setdefault("name", name_or_path)
     base = data.pop("base", None)

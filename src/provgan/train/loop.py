@@ -91,6 +91,9 @@ class Trainer:
             raise ProvganError(f"{data} holds {self.store.channels}-channel clips but model.image_channels is "
                                f"{cfg.model.image_channels}")
         self.sampler = ClipSampler(self.store, seed=cfg.run.seed, mirror=cfg.data.mirror)
+        if ctx.shard.world > 1 and cfg.model.arch != "progressive":
+            raise ProvganError(f"model.arch {cfg.model.arch} trains in one process only (its BatchNorm statistics and "
+                               f"TGAN's gamma clip are per process); run it without torchrun")
         self.models = build_models(cfg, ctx.device)
         self.memory_format = torch.channels_last_3d if cfg.run.channels_last else torch.contiguous_format
         for module in self.models.modules().values():
@@ -100,7 +103,7 @@ class Trainer:
         first = position_at(0, cfg.model.plan, cfg.schedule)
         self.opts = build_optimizers(self.models, cfg, first.lr)
         self.progress = Progress(last=_pos_dict(first))
-        self.latents = fixed_latents(cfg.run.sample_grid[0] * cfg.run.sample_grid[1], cfg.model.latent_dim,
+        self.latents = fixed_latents(cfg.run.sample_grid[0] * cfg.run.sample_grid[1], self.models.generator.latent_dim,
                                      cfg.run.seed)
         self.stats = StatsWriter(run_dir if ctx.is_main else None)
         self.quality = None
@@ -167,17 +170,35 @@ class Trainer:
             for opt in self.opts.all().values():
                 reset_adam_state(opt)
         for name, opt in self.opts.all().items():
+            if self.opts.own_lr:  # a baseline: each optimizer keeps its original lr (rollback still halves it)
+                set_lr(opt, self.opts.own_lr[name] * self.progress.lr_scale)
+                continue
             mult = 1.0 if name == "G" else self.cfg.optim.d_lr_mult  # D and the sliced head
             set_lr(opt, pos.lr * self.progress.lr_scale * mult)
-        shard = self.ctx.shard
-        clips, _ = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
-        reals = shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        terms = train_step(self.models, self.opts, reals, pos, self.cfg, shard, self.precision,
-                           self.progress.step)
+        terms = train_step(self.models, self.opts, self.real_batches(pos), pos, self.cfg, self.ctx.shard,
+                           self.precision, self.progress.step)
         self.progress.nimg += pos.minibatch
         self.progress.step += 1
         self.progress.last = _pos_dict(pos)
         return terms
+
+    def real_batches(self, pos: Position) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The step's real clips: one minibatch draw for the first critic (the whole step of a one-critic
+        model), and one more draw per further critic, of its own batch (MoCoGAN's D_I takes its frames
+        from a draw of its own, BASELINES.md §5.4). ``nimg`` counts the minibatch only."""
+        shape = self.cfg.model.plan[pos.level]
+
+        def draw(batch: int) -> torch.Tensor:
+            clips, _ = self.sampler.next(shape, batch)
+            return self.ctx.shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(
+                memory_format=self.memory_format)
+
+        names = list(self.models.critics)
+        first = self.models.critics[names[0]]
+        reals = draw(first.batch or pos.minibatch)
+        if len(names) == 1:
+            return reals
+        return {names[0]: reals} | {n: draw(self.models.critics[n].batch or pos.minibatch) for n in names[1:]}
 
     def check_finite(self, terms: dict[str, torch.Tensor]) -> None:
         totals = {k: v for k, v in terms.items() if k.endswith("/total")}
