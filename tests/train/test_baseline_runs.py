@@ -70,3 +70,15 @@ def test_baseline_trains_checkpoints_and_resumes_exactly_after_a_kill(arch, nets
                 assert torch.equal(torch.as_tensor(value), torch.as_tensor(b["optimizers"][name]["state"][pid][key])), \
                     (name, pid, key)
     assert (tmp_path / "whole" / "samples").is_dir()
+
+
+def test_a_baseline_under_several_processes_is_refused_with_one_line(clip_store, tmp_path):
+    from provgan.config import load_config
+    from provgan.errors import ProvganError
+    from provgan.shard import Shard
+    from provgan.train.distributed import DistContext
+    from provgan.train.loop import Trainer
+
+    cfg = load_config("mocogan-digits", ["model.width=0.0625", "run.metrics_kimg=0"])
+    with pytest.raises(ProvganError, match="mocogan trains in one process only"):
+        Trainer(cfg, clip_store, tmp_path / "run", DistContext(Shard(0, 2), torch.device("cpu"), 0))
