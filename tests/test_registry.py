@@ -99,3 +99,13 @@ def test_info_shows_a_baseline_and_the_table_a1_count():
     text = info_table(load_config("mocogan-digits"))
     assert "arch: mocogan" in text and "D_image" in text and "frame" in text and "D_video" in text
     assert "3,702,091" in info_table(load_config("thesis-256"))
+
+
+@pytest.mark.parametrize("name", ["vgan", "tgan", "mocogan"])
+def test_the_experiments_baseline_systems_resolve_to_their_arch(name):
+    from provgan.experiment.systems import SYSTEMS, require_runnable, run_config
+
+    system = require_runnable(SYSTEMS[name])
+    cfg = run_config(system, ["model.plan=[[16, 32, 32]]", "model.width=0.5"], 16, 1)
+    assert cfg.model.arch == name and cfg.schedule.total_kimg == 16 and cfg.run.seed == 1
+    assert set(build_parts(cfg).critics) == ({"D_image", "D_video"} if name == "mocogan" else {"D"})
