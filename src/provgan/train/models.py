@@ -21,6 +21,7 @@ from provgan.baselines.common import CriticPart, OptimizerSpec
 from provgan.config import Config
 from provgan.losses import Critic
 from provgan.nn import SlicedHead
+from provgan.nn.conditioning import ConditionedSlicedHead
 from provgan.optim import make_optimizer
 from provgan.registry import build_parts
 
@@ -46,18 +47,25 @@ class GanModels:
         """The progressive critic ``D`` (the one critic of ``model.arch: progressive``)."""
         return self.critics["D"].module
 
-    def critic(self, name: str, level: int, alpha: float) -> Critic:
+    def critic(self, name: str, level: int, alpha: float, labels: torch.Tensor | None = None) -> Critic:
         """Critic ``name`` bound to a level and fade weight, with the head the loss needs.
 
-        The progressive D has ``features(x, level, alpha)`` and a scalar or sliced head; a baseline
+        The progressive D has ``features(x, level, alpha)`` and a scalar or sliced head; a conditional
+        D is bound to the batch's labels too (its projection term joins either head). A baseline
         critic is a plain module x -> scores (N,) or a patch map, which :class:`Critic` averages.
         """
         d = self.critics[name].module
         if self.arch != "progressive":
+            if labels is not None:
+                raise ValueError(f"the {self.arch} critics are unconditional: they take no class labels")
             return Critic(d, _identity)
+        features = lambda x: d.features(x, level, alpha)  # noqa: E731
+        if d.projection is None and labels is not None:
+            raise ValueError("this discriminator is unconditional: it takes no class labels")
         if self.head is not None:
-            return Critic(lambda x: d.features(x, level, alpha), self.head, sliced=self.head)
-        return Critic(lambda x: d.features(x, level, alpha), d.score)
+            head = self.head if d.projection is None else ConditionedSlicedHead(self.head, d.projection, labels)
+            return Critic(features, head, sliced=head)
+        return Critic(features, lambda e: d.score_features(e, labels))
 
     def critic_parameters(self) -> list[nn.Parameter]:
         params = [p for part in self.critics.values() for p in part.module.parameters()]

@@ -35,6 +35,12 @@ def draw_latents(global_batch: int, dim: int, shard: Shard, device: torch.device
     return shard.take(torch.randn(global_batch, dim)).to(device)
 
 
+def draw_labels(global_batch: int, num_classes: int, shard: Shard, device: torch.device) -> torch.Tensor:
+    """Uniform class labels for the G step of a conditional run, drawn like the latents (global
+    batch on the CPU generator, then sharded), so resume and several processes draw the same."""
+    return shard.take(torch.randint(num_classes, (global_batch,))).to(device)
+
+
 def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
     """Average gradients over ranks in one flat all-reduce (as StyleGAN2-ADA does; it works with the
     double-backward penalties, which DistributedDataParallel's hooks do not support)."""
@@ -58,17 +64,30 @@ def reg_weight(cfg: Config, d_step_index: int) -> float:
     return float(k) if d_step_index % k == 0 else 0.0
 
 
-def _fakes(models: GanModels, z: torch.Tensor, pos: Position) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _generate(models: GanModels, z: torch.Tensor, pos: Position, labels: torch.Tensor | None) -> torch.Tensor:
+    """G(z) at the position; a conditional (progressive) G also gets the labels."""
+    if labels is None:
+        return models.generator(z, pos.level, pos.alpha)
+    return models.generator(z, pos.level, pos.alpha, labels)
+
+
+def _fakes(models: GanModels, z: torch.Tensor, pos: Position,
+           labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """G(z) and its aux outputs (VGAN's mask) when the generator has them and the G loss uses them."""
     if models.g_extra is not None and hasattr(models.generator, "forward_with_aux"):
         return models.generator.forward_with_aux(z, pos.level, pos.alpha)
-    return models.generator(z, pos.level, pos.alpha), {}
+    return _generate(models, z, pos, labels), {}
 
 
 def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.Tensor, pos: Position,
-                cfg: Config, shard: Shard, precision: str, d_step_index: int = 0) -> dict[str, torch.Tensor]:
+                cfg: Config, shard: Shard, precision: str, d_step_index: int = 0,
+                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One update of critic ``name`` (and, for the progressive D, the sliced head on the Stiefel
-    manifold) on a batch of real clips, then its post-step constraint with the D step count."""
+    manifold) on a batch of real clips, then its post-step constraint with the D step count.
+
+    Conditional: ``labels`` are the reals' classes, and the fakes are drawn for the same classes, so
+    real and fake halves of the batch (and their interpolates) are scored under the same labels.
+    """
     part = models.critics[name]
     device = reals.device
     pair = get_loss(models.loss)
@@ -84,8 +103,8 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
             opt.zero_grad(set_to_none=True)
     with autocast(device, precision):
         with torch.no_grad():
-            fakes = models.generator(z, pos.level, pos.alpha)
-        out = pair.d(models.critic(name, pos.level, pos.alpha), take_view(part.view, reals),
+            fakes = _generate(models, z, pos, labels)
+        out = pair.d(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, reals),
                      take_view(part.view, fakes), cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
@@ -100,9 +119,10 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
 
 
 def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-           shard: Shard, precision: str, d_step_index: int = 0) -> dict[str, torch.Tensor]:
+           shard: Shard, precision: str, d_step_index: int = 0,
+           labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One update of the progressive critic ``D`` (kept for callers of the one-critic step)."""
-    return critic_step(models, opts, "D", reals, pos, cfg, shard, precision, d_step_index)
+    return critic_step(models, opts, "D", reals, pos, cfg, shard, precision, d_step_index, labels)
 
 
 def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Position, cfg: Config,
@@ -124,8 +144,10 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
             for name, part in models.critics.items():
                 batch = global_batch if part.batch is None else part.batch
                 z = draw_latents(batch, models.generator.latent_dim, shard, device)
-                fakes, aux = _fakes(models, z, pos)
-                out = pair.g(models.critic(name, pos.level, pos.alpha), take_view(part.view, fakes), cfg.loss)
+                labels = draw_labels(batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
+                fakes, aux = _fakes(models, z, pos, labels)
+                out = pair.g(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, fakes),
+                             cfg.loss)
                 total = out.loss if total is None else total + out.loss
                 where = "Loss/G" if single else f"Loss/G/{name}"
                 terms |= {f"{where}/{k}": v for k, v in out.terms.items()}
@@ -168,21 +190,26 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
 
 
 def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor | dict[str, torch.Tensor],
-               pos: Position, cfg: Config,
-               shard: Shard, precision: str, step: int) -> dict[str, torch.Tensor]:
+               pos: Position, cfg: Config, shard: Shard, precision: str, step: int,
+               labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """n_critic rounds of critic steps, then one G step and the EMA update.
 
     ``reals`` is one batch of clips for every critic, or a dict of one batch per critic (critics with
     their own batch, MoCoGAN's D_I and D_V). Each critic's batch is split evenly over the rounds; in a
     round the critics step in their order, each on fresh fakes. The G batch is the first critic's.
+    ``labels``: the reals' classes, for a conditional (progressive, one-critic) model only.
     """
+    if cfg.model.conditional and labels is None:
+        raise ValueError("a conditional model trains on labelled clips: pass the reals' labels")
     batches = reals if isinstance(reals, dict) else {name: reals for name in models.critics}
     terms: dict[str, torch.Tensor] = {}
     n = cfg.optim.n_critic
     chunks = {name: batches[name].chunk(n) for name in models.critics}
+    label_chunks = labels.chunk(n) if labels is not None else [None] * n
     for i in range(n):
         for name in models.critics:
-            terms |= critic_step(models, opts, name, chunks[name][i], pos, cfg, shard, precision, step * n + i)
+            terms |= critic_step(models, opts, name, chunks[name][i], pos, cfg, shard, precision, step * n + i,
+                                 label_chunks[i])
     first = batches[next(iter(models.critics))]
     terms |= g_step(models, opts, first.shape[0] * shard.world, pos, cfg, shard, precision, first.device)
     ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, first.shape[0] * shard.world))
