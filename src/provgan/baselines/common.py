@@ -6,6 +6,9 @@ that keeps provgan's contract ``G(z, level, alpha) -> (N, C, T, H, W)`` in [-1, 
 metrics work unchanged), a named set of critics (each with the view of a clip it sees, its batch, its
 optimizer and an optional post-step constraint), the loss name, an optional extra G term and G's
 optimizer. The trainer (issue 15 part A) wires these in; nothing here knows about the trainer.
+:func:`provgan.baselines.timing.update` is the update sequence in a dozen lines (each critic: real
+and fresh fake views, its loss, its step, its constraint; then G against every critic plus
+``g_extra``).
 
 Why a contract and not three trainers: the thesis' Tables 8.1/8.2 compare five systems, and published
 comparisons mix frameworks and pipelines; one trainer over these parts removes that confound
