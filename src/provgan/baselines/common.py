@@ -185,9 +185,22 @@ def take_view(view: str, clips: Tensor, generator: torch.Generator | None = None
     if view != "frame":
         raise ConfigError(f"critic view '{view}' is not one of {', '.join(VIEW_NAMES)}")
     n, _, t = clips.shape[:3]
-    idx = torch.randint(t, (n,), generator=generator, device=generator.device if generator else "cpu")
-    idx = idx.to(clips.device)
+    idx = frame_index(n, t, generator).to(clips.device)
     return clips[torch.arange(n, device=clips.device), :, idx]  # (N, C, H, W)
+
+
+def frame_index(n: int, t: int, generator: torch.Generator | None = None) -> Tensor:
+    """One frame index per clip, uniform over 0..t-1, from ``generator`` (the draw take_view makes)."""
+    return torch.randint(t, (n,), generator=generator, device=generator.device if generator else "cpu")
+
+
+def fake_view(view: str, g: nn.Module, z: Tensor, level: int = 0, alpha: float = 1.0,
+              generator: torch.Generator | None = None) -> Tensor:
+    """What a critic sees of G(z): as :func:`take_view` of the clips, but for the ``frame`` view a
+    generator with ``frames(z, index)`` (MoCoGAN) decodes only the chosen frames (1/T of the cost)."""
+    if view == "frame" and hasattr(g, "frames"):
+        return g.frames(z, frame_index(z.shape[0], g.frames_per_clip, generator))
+    return take_view(view, g(z, level, alpha), generator)
 
 
 def count_parameters(module: nn.Module) -> int:

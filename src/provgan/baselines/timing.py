@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from provgan.baselines.common import BaselineParts, Shape, take_view
+from provgan.baselines.common import BaselineParts, Shape, fake_view, take_view
 
 
 def critic_loss(loss: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -60,13 +60,14 @@ def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, 
 
 def update(parts: BaselineParts, g: nn.Module, g_opt: torch.optim.Optimizer,
            d_opts: dict[str, torch.optim.Optimizer], reals: Tensor, step: int) -> None:
-    """Each critic one step on reals and fresh fakes, then its constraint; then one G step."""
+    """Each critic one step on reals and fresh fakes (only the frames a frame critic sees are decoded),
+    then its constraint; then one G step on one batch of clips that every critic views."""
     batch = reals.shape[0]
     for name, part in parts.critics.items():
         with torch.no_grad():
-            fakes = g(torch.randn(batch, g.latent_dim))
+            fakes = fake_view(part.view, g, torch.randn(batch, g.latent_dim))
         loss = critic_loss(parts.loss, part.module(take_view(part.view, reals)).float(),
-                           part.module(take_view(part.view, fakes)).float())
+                           part.module(fakes).float())
         d_opts[name].zero_grad(set_to_none=True)
         loss.backward()
         d_opts[name].step()
