@@ -18,7 +18,7 @@ comparisons mix frameworks and pipelines; one trainer over these parts removes t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -106,7 +106,6 @@ class BaselineParts:
     loss: str
     g_optimizer: OptimizerSpec
     g_extra: Callable[[dict[str, Tensor]], Tensor] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.loss not in BASELINE_LOSSES:
