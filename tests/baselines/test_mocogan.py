@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from provgan.baselines import mocogan
-from provgan.baselines.common import count_parameters, take_view
+from provgan.baselines.common import count_parameters, fake_view, take_view
 from provgan.errors import ConfigError
 
 WIDTH = 1 / 16
@@ -98,3 +98,29 @@ def test_settings_and_bad_input():
         mocogan.build((16, 32, 32), options={"dim_motion": 0})
     with pytest.raises(ConfigError, match=r"expects z of shape \(N, 220\)"):
         parts.generator(torch.zeros(2, 60))
+
+
+def test_fake_frames_decode_only_the_chosen_frames_and_match_the_clip():
+    torch.manual_seed(6)
+    parts = mocogan.build((16, 32, 32), width=WIDTH)
+    g = parts.generator.eval()
+    z = torch.randn(5, g.latent_dim)
+    with torch.no_grad():
+        cheap = fake_view("frame", g, z, generator=torch.Generator().manual_seed(9))
+        full = take_view("frame", g(z), torch.Generator().manual_seed(9))
+        index = torch.tensor([0, 3, 15, 7, 7])
+        assert torch.allclose(g.frames(z, index), g(z)[torch.arange(5), :, index], atol=1e-6)
+    assert cheap.shape == (5, 3, 32, 32)
+    assert torch.allclose(cheap, full, atol=1e-6)
+    clips = fake_view("clip", g, z)
+    assert clips.shape == (5, 3, 16, 32, 32)
+
+
+def test_fake_view_falls_back_to_the_clip_for_other_generators():
+    from provgan.baselines import vgan
+    torch.manual_seed(7)
+    g = vgan.build((16, 32, 32), width=WIDTH).generator.eval()
+    z = torch.randn(3, g.latent_dim)
+    with torch.no_grad():
+        assert torch.equal(fake_view("frame", g, z, generator=torch.Generator().manual_seed(1)),
+                           take_view("frame", g(z), torch.Generator().manual_seed(1)))

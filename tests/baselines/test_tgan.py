@@ -88,6 +88,14 @@ def test_svc_clips_every_kernel_matrix_right_after_a_clipping_step():
             assert m.bias is None  # the "NoBeta" critic
 
 
+def test_svc_is_exact_inside_a_bf16_autocast_region():
+    part, d = _trained_critic(4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        part.constraint(d, 4)
+    for name, a in kernel_matrices(d).items():
+        assert a.dtype == torch.float32 and power_iteration_sigma(a) <= 1 + 1e-5, name
+
+
 def test_svc_fires_only_every_fifth_step():
     part, d = _trained_critic(3)
     state = {k: v.clone() for k, v in d.state_dict().items()}

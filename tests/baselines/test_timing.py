@@ -26,3 +26,10 @@ def test_a_tgan_update_sequence_ends_clipped_and_moves_every_network():
     for p in d.parameters():
         if p.dim() >= 2:
             assert torch.linalg.matrix_norm(p.detach().reshape(p.shape[0], -1), ord=2) <= 1 + 1e-5
+
+
+def test_a_bf16_vgan_update_runs_and_keeps_fp32_weights():
+    parts = build_baseline("vgan", (16, 32, 32), 3, 1 / 16)
+    t = time_updates(parts, (16, 32, 32), 3, batch=2, steps=1, bf16=True)
+    assert t.seconds_per_step > 0
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in parts.generator.parameters())

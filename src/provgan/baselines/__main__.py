@@ -20,10 +20,11 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 
 
 def print_times(args: argparse.Namespace) -> None:
-    print(f"\n| arch | s / update at {args.time} clips | clips / s | CPU s / update |\n|---|---|---|---|")
-    for arch in BUILDERS:
+    precision = "bf16" if args.bf16 else "fp32"
+    print(f"\n| arch | s / update at {args.time} clips, {precision} | clips / s | CPU s / update |\n|---|---|---|---|")
+    for arch in [a.strip() for a in args.arch.split(",") if a.strip()]:
         parts = build_baseline(arch, args.shape, args.channels, args.width)
-        t = time_updates(parts, args.shape, args.channels, args.time, args.steps)
+        t = time_updates(parts, args.shape, args.channels, args.time, args.steps, bf16=args.bf16)
         print(f"| {arch} | {t.seconds_per_step:.2f} | {t.clips_per_second:.1f} | {t.cpu_seconds_per_step:.2f} |")
 
 
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time", type=int, default=0, metavar="BATCH",
                         help="also time updates at this many clips per step (default: off)")
     parser.add_argument("--steps", type=int, default=3, help="timed updates per baseline (default 3)")
+    parser.add_argument("--bf16", action="store_true", help="time under CPU autocast to bfloat16")
+    parser.add_argument("--arch", default=",".join(BUILDERS), help="baselines to time, comma-separated (default all)")
     args = parser.parse_args(argv)
     try:
         print("\n".join(parameter_table(args.shape, args.width, args.channels)))

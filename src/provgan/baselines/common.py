@@ -6,6 +6,9 @@ that keeps provgan's contract ``G(z, level, alpha) -> (N, C, T, H, W)`` in [-1, 
 metrics work unchanged), a named set of critics (each with the view of a clip it sees, its batch, its
 optimizer and an optional post-step constraint), the loss name, an optional extra G term and G's
 optimizer. The trainer (issue 15 part A) wires these in; nothing here knows about the trainer.
+:func:`provgan.baselines.timing.update` is the update sequence in a dozen lines (each critic: real
+and fresh fake views, its loss, its step, its constraint; then G against every critic plus
+``g_extra``).
 
 Why a contract and not three trainers: the thesis' Tables 8.1/8.2 compare five systems, and published
 comparisons mix frameworks and pipelines; one trainer over these parts removes that confound
@@ -15,7 +18,7 @@ comparisons mix frameworks and pipelines; one trainer over these parts removes t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -103,7 +106,6 @@ class BaselineParts:
     loss: str
     g_optimizer: OptimizerSpec
     g_extra: Callable[[dict[str, Tensor]], Tensor] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.loss not in BASELINE_LOSSES:
@@ -182,9 +184,22 @@ def take_view(view: str, clips: Tensor, generator: torch.Generator | None = None
     if view != "frame":
         raise ConfigError(f"critic view '{view}' is not one of {', '.join(VIEW_NAMES)}")
     n, _, t = clips.shape[:3]
-    idx = torch.randint(t, (n,), generator=generator, device=generator.device if generator else "cpu")
-    idx = idx.to(clips.device)
+    idx = frame_index(n, t, generator).to(clips.device)
     return clips[torch.arange(n, device=clips.device), :, idx]  # (N, C, H, W)
+
+
+def frame_index(n: int, t: int, generator: torch.Generator | None = None) -> Tensor:
+    """One frame index per clip, uniform over 0..t-1, from ``generator`` (the draw take_view makes)."""
+    return torch.randint(t, (n,), generator=generator, device=generator.device if generator else "cpu")
+
+
+def fake_view(view: str, g: nn.Module, z: Tensor, level: int = 0, alpha: float = 1.0,
+              generator: torch.Generator | None = None) -> Tensor:
+    """What a critic sees of G(z): as :func:`take_view` of the clips, but for the ``frame`` view a
+    generator with ``frames(z, index)`` (MoCoGAN) decodes only the chosen frames (1/T of the cost)."""
+    if view == "frame" and hasattr(g, "frames"):
+        return g.frames(z, frame_index(z.shape[0], g.frames_per_clip, generator))
+    return take_view(view, g(z, level, alpha), generator)
 
 
 def count_parameters(module: nn.Module) -> int:

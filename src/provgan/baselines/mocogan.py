@@ -44,7 +44,7 @@ class MocoganGenerator(BaselineGenerator):
     def __init__(self, shape: Shape, channels: int, width: float, dim_content: int, dim_motion: int):
         super().__init__()
         s = stages(shape)
-        self.frames, self.dim_content, self.dim_motion = shape[0], dim_content, dim_motion
+        self.frames_per_clip, self.dim_content, self.dim_motion = shape[0], dim_content, dim_motion
         self.latent_dim = dim_content + dim_motion * (shape[0] + 1)  # z_C, h_0, eps_1..T
         self.gru = nn.GRUCell(dim_motion, dim_motion)
         ch = halving(512, s, width)
@@ -59,12 +59,26 @@ class MocoganGenerator(BaselineGenerator):
         self.check_latent(z)
         n, c, m = z.shape[0], self.dim_content, self.dim_motion
         content, h = z[:, :c], z[:, c:c + m]
-        noise = z[:, c + m:].view(n, self.frames, m)  # eps_t per frame
+        noise = z[:, c + m:].view(n, self.frames_per_clip, m)  # eps_t per frame
         motion = []
-        for t in range(self.frames):
+        for t in range(self.frames_per_clip):
             h = self.gru(noise[:, t], h)
             motion.append(h)
-        return content[:, None].expand(n, self.frames, c), torch.stack(motion, 1)
+        return content[:, None].expand(n, self.frames_per_clip, c), torch.stack(motion, 1)
+
+    def frames(self, z: Tensor, index: Tensor) -> Tensor:
+        """Frame ``index[i]`` of clip i, (N, C, H, W), decoding only those frames (§3.1 [suggested]).
+
+        The image critic's fakes at 1/T of a clip's cost: the GRU runs over all T steps (cheap) and
+        the image generator decodes one code per clip. Equal to ``G(z)[i, :, index[i]]`` with BN in
+        eval mode; in train mode BN normalises over these N frames instead of N*T, as the original's
+        ``sample_images`` decodes its own batch.
+        """
+        content, motion = self.codes(z)
+        rows = torch.arange(z.shape[0], device=z.device)
+        index = index.to(z.device)
+        codes = torch.cat([content[rows, index], motion[rows, index]], 1)  # (N, dim_z)
+        return self.image(codes[:, :, None, None])
 
     def forward_with_aux(self, z: Tensor, level: int = 0, alpha: float = 1.0) -> tuple[Tensor, dict[str, Tensor]]:
         content, motion = self.codes(z)

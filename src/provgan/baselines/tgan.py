@@ -126,14 +126,16 @@ class TganCritic(nn.Module):
 def clip_singular_values(module: nn.Module) -> None:
     """Every weight with ndim >= 2 as the matrix (C_out, rest): singular values set to min(s, 1) (§2.3).
 
-    This bounds the reshaped kernel matrix, not the convolution operator. Done in fp32.
+    This bounds the reshaped kernel matrix, not the convolution operator. Done in fp32, with autocast
+    off, so a constraint called inside a bf16 region still writes back an exact clip.
     """
     for name, p in module.named_parameters():
         if p.dim() < 2 or not name.endswith("weight"):
             continue
-        a = p.detach().float().reshape(p.shape[0], -1)
-        u, s, vh = torch.linalg.svd(a, full_matrices=False)
-        p.copy_(((u * s.clamp(max=1.0)) @ vh).view_as(p).to(p.dtype))
+        with torch.autocast(p.device.type, enabled=False):  # a bf16 product would undo the clip
+            a = p.detach().float().reshape(p.shape[0], -1)
+            u, s, vh = torch.linalg.svd(a, full_matrices=False)
+            p.copy_(((u * s.clamp(max=1.0)) @ vh).view_as(p).to(p.dtype))
 
 
 @torch.no_grad()

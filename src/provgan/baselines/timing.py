@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from provgan.baselines.common import BaselineParts, Shape, take_view
+from provgan.baselines.common import BaselineParts, Shape, fake_view, take_view
 
 
 def critic_loss(loss: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -40,8 +40,9 @@ class StepTime:
 
 
 def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, steps: int,
-                 seed: int = 0) -> StepTime:
-    """Mean wall time of ``steps`` updates at ``batch`` clips (one warm-up update not counted)."""
+                 seed: int = 0, bf16: bool = False) -> StepTime:
+    """Mean wall time of ``steps`` updates at ``batch`` clips (one warm-up update not counted); with
+    ``bf16`` the forwards run under CPU autocast to bfloat16, as the trainer's ``run.precision bf16``."""
     torch.manual_seed(seed)
     g = parts.generator.train()
     g_opt = parts.g_optimizer.make(g.parameters())
@@ -51,22 +52,32 @@ def time_updates(parts: BaselineParts, shape: Shape, channels: int, batch: int, 
     for step in range(steps + 1):
         if step == 1:
             start, cpu_start = time.perf_counter(), time.process_time()
-        for name, part in parts.critics.items():
-            with torch.no_grad():
-                fakes = g(torch.randn(batch, g.latent_dim))
-            loss = critic_loss(parts.loss, part.module(take_view(part.view, reals)),
-                               part.module(take_view(part.view, fakes)))
-            d_opts[name].zero_grad(set_to_none=True)
-            loss.backward()
-            d_opts[name].step()
-            if part.constraint is not None:
-                part.constraint(part.module, step)
-        video, aux = g.forward_with_aux(torch.randn(batch, g.latent_dim))
-        loss = sum(generator_loss(parts.loss, c.module(take_view(c.view, video))) for c in parts.critics.values())
-        if parts.g_extra is not None:
-            loss = loss + parts.g_extra(aux)
-        g_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        g_opt.step()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            update(parts, g, g_opt, d_opts, reals, step)
     seconds = (time.perf_counter() - start) / steps
     return StepTime(seconds, batch / seconds, (time.process_time() - cpu_start) / steps)
+
+
+def update(parts: BaselineParts, g: nn.Module, g_opt: torch.optim.Optimizer,
+           d_opts: dict[str, torch.optim.Optimizer], reals: Tensor, step: int) -> None:
+    """Each critic one step on reals and fresh fakes (only the frames a frame critic sees are decoded),
+    then its constraint; then one G step on one batch of clips that every critic views."""
+    batch = reals.shape[0]
+    for name, part in parts.critics.items():
+        with torch.no_grad():
+            fakes = fake_view(part.view, g, torch.randn(batch, g.latent_dim))
+        loss = critic_loss(parts.loss, part.module(take_view(part.view, reals)).float(),
+                           part.module(fakes).float())
+        d_opts[name].zero_grad(set_to_none=True)
+        loss.backward()
+        d_opts[name].step()
+        if part.constraint is not None:
+            part.constraint(part.module, step)
+    video, aux = g.forward_with_aux(torch.randn(batch, g.latent_dim))
+    loss = sum(generator_loss(parts.loss, c.module(take_view(c.view, video)).float())
+               for c in parts.critics.values())
+    if parts.g_extra is not None:
+        loss = loss + parts.g_extra(aux)
+    g_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    g_opt.step()
