@@ -17,7 +17,7 @@ import torch.distributed as dist
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
 from provgan.losses import get_loss
-from provgan.baselines.common import take_view
+from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
 from provgan.train.models import GanModels, GanOptimizers
@@ -71,12 +71,17 @@ def _generate(models: GanModels, z: torch.Tensor, pos: Position, labels: torch.T
     return models.generator(z, pos.level, pos.alpha, labels)
 
 
-def _fakes(models: GanModels, z: torch.Tensor, pos: Position,
-           labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """G(z) and its aux outputs (VGAN's mask) when the generator has them and the G loss uses them."""
+def _viewed_fakes(models: GanModels, view: str, z: torch.Tensor, pos: Position,
+                  labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """What a critic of ``view`` sees of G(z), and G's aux outputs (VGAN's mask) when the G loss
+    uses them. The ``frame`` view of a generator that can decode single frames (MoCoGAN) decodes
+    only those (:func:`~provgan.baselines.common.fake_view`)."""
     if models.g_extra is not None and hasattr(models.generator, "forward_with_aux"):
-        return models.generator.forward_with_aux(z, pos.level, pos.alpha)
-    return _generate(models, z, pos, labels), {}
+        clips, aux = models.generator.forward_with_aux(z, pos.level, pos.alpha)
+        return take_view(view, clips), aux
+    if labels is not None:
+        return take_view(view, _generate(models, z, pos, labels)), {}
+    return fake_view(view, models.generator, z, pos.level, pos.alpha), {}
 
 
 def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.Tensor, pos: Position,
@@ -103,9 +108,10 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
             opt.zero_grad(set_to_none=True)
     with autocast(device, precision):
         with torch.no_grad():
-            fakes = _generate(models, z, pos, labels)
+            fakes = take_view(part.view, _generate(models, z, pos, labels)) if labels is not None else \
+                fake_view(part.view, models.generator, z, pos.level, pos.alpha)
         out = pair.d(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, reals),
-                     take_view(part.view, fakes), cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
+                     fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
     opts.by_name[name].step()
@@ -145,9 +151,8 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
                 batch = global_batch if part.batch is None else part.batch
                 z = draw_latents(batch, models.generator.latent_dim, shard, device)
                 labels = draw_labels(batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
-                fakes, aux = _fakes(models, z, pos, labels)
-                out = pair.g(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, fakes),
-                             cfg.loss)
+                fakes, aux = _viewed_fakes(models, part.view, z, pos, labels)
+                out = pair.g(models.critic(name, pos.level, pos.alpha, labels), fakes, cfg.loss)
                 total = out.loss if total is None else total + out.loss
                 where = "Loss/G" if single else f"Loss/G/{name}"
                 terms |= {f"{where}/{k}": v for k, v in out.terms.items()}
