@@ -121,7 +121,9 @@ class TrainedGenerator:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.generator.latent_dim)
+        """G's own latent size (a baseline's), or the config's for a generator that does not say."""
+        own = getattr(self.generator, "latent_dim", None)
+        return int(own) if own is not None else latent_dim(self.config)
 
     @property
     def num_classes(self) -> int:
