@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -100,3 +101,19 @@ def test_the_extra_g_term_is_in_the_g_loss_only():
     assert torch.allclose(terms["Loss/G/total"], expected, atol=1e-5)
     d_terms = train_step(models, opts, _reals(cfg), pos, cfg, Shard(), "fp32", 0)
     assert sorted(k for k in d_terms if k.startswith("Loss/D/")) == ["Loss/D/fake", "Loss/D/real", "Loss/D/total"]
+
+
+def test_a_checkpoint_of_an_older_layout_is_refused_with_one_line(tiny_store, fast_cfg, tmp_path):
+    from provgan.errors import ProvganError
+    from provgan.train.distributed import DistContext
+    from provgan.shard import Shard as S
+    from provgan.train.loop import Trainer
+
+    cfg = fast_cfg("run.metrics_kimg=0")
+    trainer = Trainer(cfg, tiny_store, tmp_path / "run", DistContext(S(0, 1), torch.device("cpu"), 0), False)
+    state = trainer.state()
+    dense = state["models"]["G"]["blocks.0.dense.weight"]
+    state["models"]["G"]["blocks.0.dense.bias"] = torch.zeros(dense.shape[0])  # the per-unit bias of before
+    with pytest.raises(ProvganError, match="does not fit the networks of its config") as err:
+        trainer.load_state(state, tmp_path / "old.pt")
+    assert "\n" not in str(err.value)

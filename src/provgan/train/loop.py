@@ -136,10 +136,14 @@ class Trainer:
         if diff:
             raise ProvganError(f"{source} was trained with a different architecture ({', '.join(diff)} differ); "
                                f"resume with the config saved in {self.run_dir / 'config.yaml'} or use a new --out")
-        for k, m in self.models.modules().items():
-            m.load_state_dict(data["models"][k])
-        for k, o in self.opts.all().items():
-            o.load_state_dict(data["optimizers"][k])
+        try:
+            for k, m in self.models.modules().items():
+                m.load_state_dict(data["models"][k])
+            for k, o in self.opts.all().items():
+                o.load_state_dict(data["optimizers"][k])
+        except (KeyError, RuntimeError, ValueError) as exc:  # e.g. a checkpoint of an older network layout
+            raise ProvganError(f"{source} does not fit the networks of its config "
+                               f"({str(exc).splitlines()[0][:160]}); start a new run with --out") from None
         set_rng_state(data["rng"])
         self.sampler.load_state_dict(data["sampler"])
         p = data["position"]
