@@ -117,3 +117,16 @@ def test_a_checkpoint_of_an_older_layout_is_refused_with_one_line(tiny_store, fa
     with pytest.raises(ProvganError, match="does not fit the networks of its config") as err:
         trainer.load_state(state, tmp_path / "old.pt")
     assert "\n" not in str(err.value)
+
+
+def test_the_progressive_optimizer_is_chosen_by_config():
+    torch.manual_seed(0)
+    cfg = load_config("tiny", ["optim.name=rmsprop", "optim.weight_decay=1e-4"])
+    models = build_models(cfg)
+    opts = build_optimizers(models, cfg, 1e-3)
+    assert set(opts.all()) == {"G", "D", "head"} and not opts.own_lr
+    assert all(isinstance(o, torch.optim.RMSprop) and o.param_groups[0]["weight_decay"] == 1e-4
+               and o.param_groups[0]["lr"] == 1e-3 for o in opts.all().values())
+    pos = position_at(0, cfg.model.plan, cfg.schedule)
+    terms = train_step(models, opts, torch.rand(4, 3, *cfg.model.plan[0]) * 2 - 1, pos, cfg, Shard(), "fp32", 0)
+    assert all(torch.isfinite(v) for v in terms.values())
