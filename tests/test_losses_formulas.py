@@ -225,10 +225,12 @@ def test_r1_is_half_gamma_times_the_squared_gradient_norm_at_the_reals(loss_d):
 
 
 def test_the_loss_table_pairs_each_d_loss_with_its_g_loss_and_head():
+    from provgan.losses import wgan_d
+
     assert {k: (p.d, p.g, p.sliced) for k, p in LOSSES.items()} == {
-        "wgan-gp": (wgan_gp_d, wgan_g, False), "swgan": (swgan_d, swgan_g, True),
+        "wgan-gp": (wgan_gp_d, wgan_g, False), "wgan": (wgan_d, wgan_g, False), "swgan": (swgan_d, swgan_g, True),
         "swgan-eq53": (swgan_eq53_d, swgan_g, True), "ns": (ns_d, ns_g, False), "hinge": (hinge_d, wgan_g, False)}
-    with pytest.raises(ValueError, match="choose from wgan-gp, swgan, swgan-eq53, ns, hinge"):
+    with pytest.raises(ValueError, match="choose from wgan-gp, wgan, swgan, swgan-eq53, ns, hinge"):
         get_loss("WGAN")
 
 

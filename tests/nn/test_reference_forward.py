@@ -82,8 +82,9 @@ def _factor(level):
 
 def _g_ref(g, z, level, alpha):
     b0 = g.blocks[0]
-    h = _dense(b0.dense, _pn(z)).reshape(z.shape[0], CFG.g_channels[0], *CFG.plan[0])
-    h = _pn(_lrelu(h))
+    dense = F.linear(_pn(z), b0.dense.weight * (b0.dense._test_gain / math.sqrt(CFG.latent_dim)))
+    h = dense.reshape(z.shape[0], CFG.g_channels[0], *CFG.plan[0])  # no bias per unit: one per channel
+    h = _pn(_lrelu(h + b0.bias.view(1, -1, 1, 1, 1)))
     h = _pn(_lrelu(_conv(b0.conv, h)))
     for lv in range(1, level):
         blk = g.blocks[lv]

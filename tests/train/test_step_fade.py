@@ -27,7 +27,7 @@ def _fading_setup(loss: str, frac: float):
 
 
 def _critic_means(models, pos, clips):
-    critic = models.critic(pos.level, pos.alpha)
+    critic = models.critic("D", pos.level, pos.alpha)
     with torch.no_grad():
         if models.head is not None:
             return models.head(critic.features(clips).float()).mean().item()

@@ -123,7 +123,7 @@ def test_ema_update_copies_buffers_and_blends_every_parameter():
 def test_train_step_splits_the_batch_over_n_critic_d_steps_with_running_indices(monkeypatch):
     cfg, models, opts, pos = _setup("optim.n_critic=2")
     seen = []
-    real_d_step = step_mod.d_step
+    real_d_step = step_mod.critic_step
 
     signature = inspect.signature(real_d_step)
 
@@ -133,7 +133,7 @@ def test_train_step_splits_the_batch_over_n_critic_d_steps_with_running_indices(
         seen.append((bound.arguments["reals"].clone(), bound.arguments["d_step_index"]))
         return real_d_step(*args, **kwargs)
 
-    monkeypatch.setattr(step_mod, "d_step", spy)
+    monkeypatch.setattr(step_mod, "critic_step", spy)
     reals = torch.rand(8, 3, *cfg.model.plan[0]) * 2 - 1
     ema0 = _snapshot(models.generator_ema)
     terms = train_step(models, opts, reals, pos, cfg, Shard(), "fp32", step=3)
@@ -149,9 +149,9 @@ def test_conditional_steps_pass_the_reals_labels_to_d_and_draw_uniform_ones_for_
     seen = []
     real_critic = models.critic
 
-    def critic(level, alpha, labels=None):
+    def critic(name, level, alpha, labels=None):
         seen.append(None if labels is None else labels.clone())
-        return real_critic(level, alpha, labels)
+        return real_critic(name, level, alpha, labels)
 
     monkeypatch.setattr(models, "critic", critic)
     reals, labels = torch.rand(8, 3, *cfg.model.plan[0]) * 2 - 1, torch.tensor([0, 1, 2, 3, 4, 0, 1, 2])
