@@ -284,3 +284,13 @@ def test_every_d_loss_logs_real_and_fake_and_the_sliced_ones_need_the_exact_mess
         assert out.terms["fake"].item() == _approx(score.mean()), name
     with pytest.raises(ValueError, match="^the swgan losses need a critic with a sliced head$"):
         swgan_g(toy.critic(), toy.fakes, LossConfig())
+
+
+def test_plain_wgan_d_is_fake_minus_real_and_logs_the_distance():
+    from provgan.losses import wgan_d
+
+    toy = Toy(15)
+    real, fake = toy.d(toy.reals), toy.d(toy.fakes)
+    out = wgan_d(toy.critic(), toy.reals, toy.fakes, LossConfig(name="wgan"))
+    assert out.loss.item() == _approx((fake - real).mean())
+    assert out.terms["wdist"].item() == _approx((real - fake).mean()) and set(out.terms) == {"real", "fake", "wdist"}
