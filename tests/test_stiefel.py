@@ -4,6 +4,7 @@ These guard the update itself, not only its invariants: a projection that return
 orthonormal for ever and passes every "stays on the manifold" test while never learning anything.
 """
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -141,3 +142,19 @@ def test_make_adam_uses_the_given_betas_and_eps_and_set_lr_changes_every_group()
     assert group["betas"] == (0.0, 0.99) and isinstance(group["betas"][0], float) and group["eps"] == 1e-6
     set_lr(opt, 0.02)
     assert [g["lr"] for g in opt.param_groups] == [0.02, 0.02]
+
+
+def test_make_optimizer_passes_every_setting_and_has_pggans_defaults():
+    from provgan.optim import make_optimizer
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    adam = make_optimizer([p], "adam", 0.01).param_groups[0]
+    assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"]) == (0.01, (0.0, 0.99), 1e-8, 0.0)
+    rms = make_optimizer([p], "rmsprop", 0.02).param_groups[0]
+    assert (rms["lr"], rms["alpha"], rms["eps"], rms["weight_decay"]) == (0.02, 0.99, 1e-8, 0.0)
+    set_ = make_optimizer([p], "rmsprop", 0.03, eps=1e-6, weight_decay=0.1, alpha=0.9).param_groups[0]
+    assert (set_["alpha"], set_["eps"], set_["weight_decay"]) == (0.9, 1e-6, 0.1)
+    a2 = make_optimizer([p], "adam", 0.03, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.2).param_groups[0]
+    assert (a2["betas"], a2["eps"], a2["weight_decay"]) == ((0.5, 0.9), 1e-6, 0.2)
+    with pytest.raises(ValueError, match="^unknown optimizer 'sgd'; choose adam or rmsprop$"):
+        make_optimizer([p], "sgd", 0.1)
