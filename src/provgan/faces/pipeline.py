@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from provgan.atomic import disk_full_guard
 from provgan.data.video_io import probe_video, read_video, write_video
 from provgan.errors import ProvganError
 from provgan.faces.align import smooth_similarities, template_points, umeyama_similarity, warp_face
@@ -107,7 +108,8 @@ def cut_track(path: Path, key: str, out: Path, track: Track, shots: list[tuple[i
                   matches, options.identity_min_matches)
         return None, matches
     name = clip_name(key, track)
-    write_video(out / CLIPS_DIR / name, align_track(frames, landmarks, options), fps=fps)
+    with disk_full_guard(out / CLIPS_DIR / name):  # the encoder removes its own temp file
+        write_video(out / CLIPS_DIR / name, align_track(frames, landmarks, options), fps=fps)
     boxes = tuple(tuple(int(v) for v in analysis.boxes[i][0]) for i in range(track.start, track.stop))
     record = ClipRecord(f"{CLIPS_DIR}/{name}", str(path), track.shot, shots[track.shot],
                         (track.start, track.stop), track.length, fps, boxes, matches)
