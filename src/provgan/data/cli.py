@@ -29,6 +29,9 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Decoding processes (the store is the same for any number).")
 @click.option("--split", type=click.Path(dir_okay=False), default=None,
               help="Keep only the clips listed in this file (UCF-101 trainlist/testlist format).")
+@click.option("--stacked-frames", type=int, default=None, metavar="H",
+              help="SRC holds one image per clip with its frames, H pixels tall, stacked vertically "
+                   "(VGAN's Golf release, Table 8.2: --stacked-frames 128).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is an existing store (or start an "
                                                 "interrupted prepare again from zero).")
@@ -42,8 +45,8 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Digits per clip at most (--builtin): 2 puts two smaller digits in half the clips.")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
-            size: int | None, workers: int, split: str | None, strict: bool, overwrite: bool, resume: bool,
-            num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
+            size: int | None, workers: int, split: str | None, stacked_frames: int | None, strict: bool,
+            overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -52,6 +55,7 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
       provgan prepare videos/ data/myclips --plan digits-64 --clip stride:16
       provgan prepare UCF-101/ data/ucf-train --plan ucf101-128 --split ucfTrainTestlist/trainlist01.txt
       provgan prepare UCF-101/ data/ucf-train --plan ucf101-128 --resume   # after a kill or a full disk
+      provgan prepare golf/ data/golf --plan ucf101-128 --stacked-frames 128   # VGAN's Golf JPEGs
     """
     from provgan.data.prepare import prepare_builtin, prepare_store
 
@@ -63,8 +67,8 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
         if builtin is not None:
             if len(paths) != 1:
                 raise click.UsageError("with --builtin give only OUT (e.g. provgan prepare --builtin moving-digits data/digits)")
-            if clip != "central" or split or strict or resume:
-                raise click.UsageError("--clip, --split, --strict and --resume apply to video sources, not "
+            if clip != "central" or split or strict or resume or stacked_frames:
+                raise click.UsageError("--clip, --split, --strict, --stacked-frames and --resume apply to video sources, not "
                                        "--builtin (it renders in seconds: rerun it)")
             summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
@@ -78,7 +82,8 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,
                                     workers=workers, strict=strict, split=split, seed=seed,
-                                    overwrite=overwrite, resume=resume, progress=progress, dry_run=dry_run)
+                                    overwrite=overwrite, resume=resume, stacked_frames=stacked_frames,
+                                    progress=progress, dry_run=dry_run)
     click.echo(format_summary(summary, dry_run))
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from provgan.atomic import disk_full_error, disk_full_guard, is_disk_full
 from provgan.data.journal import JournalledStore, incomplete_error, partial_dir
 from provgan.data.sources import discover_sources
+from provgan.data.stacked import discover_stacked, iter_stacked, probe_stacked
 from provgan.data.store import Shape, StoreWriter, _check_space, check_output, pool_levels, shape_name
 from provgan.data.video_io import crop_box, crop_resize, iter_frames, probe_video
 from provgan.errors import ProvganError
@@ -133,9 +134,10 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # parallelism comes from the processes
 
 
-def _probe_task(path: str) -> tuple[Any, str | None]:
+def _probe_task(args: tuple[str, int]) -> tuple[Any, str | None]:
+    path, stacked = args
     try:
-        return probe_video(path), None
+        return (probe_stacked(path, stacked) if stacked else probe_video(path)), None
     except ProvganError as exc:
         return None, str(exc)
 
@@ -146,6 +148,7 @@ class _ClipTask:
     path: str
     starts: tuple[int, ...]
     shapes: tuple[Shape, ...]
+    stacked: int = 0  # frame height of a stacked-frames image; 0 for videos and frame folders
 
 
 def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tuple[int, ...], str | None]:
@@ -158,7 +161,8 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     frames, clips, done = [], [], []
     pending = list(task.starts)
     try:
-        for offset, frame in enumerate(iter_frames(task.path, first, last - first)):
+        frames_of = functools.partial(iter_stacked, frame_height=task.stacked) if task.stacked else iter_frames
+        for offset, frame in enumerate(frames_of(task.path, start=first, num_frames=last - first)):
             frames.append(crop_resize(frame, height, width) if needed[offset] else None)
             while pending and first + offset + 1 == pending[0] + length:
                 s = pending.pop(0)
@@ -212,11 +216,12 @@ def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[i
                   clip: str | ClipChoice = "central", frames: int | None = None, size: int | None = None,
                   workers: int = 1, strict: bool = False, split: str | Path | None = None,
                   preset: str | None = None, seed: int = 0, overwrite: bool = False, resume: bool = False,
-                  progress: Progress | None = None, dry_run: bool = False) -> PrepareSummary:
+                  stacked_frames: int | None = None, progress: Progress | None = None, dry_run: bool = False) -> PrepareSummary:
     """Prepare a store from a folder of videos, a folder of frame folders or a class tree.
 
     Bad sources are skipped with a warning and listed in the summary (``strict``: the first one is
-    an error). Videos are journalled as they finish in ``OUT.partial`` (:mod:`provgan.data.journal`):
+    an error). ``stacked_frames=H``: the sources are images of frames H pixels tall stacked
+    vertically (VGAN's Golf release, Table 8.2; :mod:`provgan.data.stacked`). Videos are journalled as they finish in ``OUT.partial`` (:mod:`provgan.data.journal`):
     a killed run is continued by ``resume`` and gives the same bytes as an unbroken one; ``OUT``
     appears only when complete. ``dry_run`` stops after probing the sources and returns the planned
     summary (bytes estimated, nothing written).
@@ -228,20 +233,24 @@ def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[i
     check_output(out, overwrite)
     if partial_dir(out).exists() and not (resume or overwrite or dry_run):
         raise incomplete_error(out)
-    found = discover_sources(source, split)
+    if stacked_frames is not None and stacked_frames < 1:
+        raise ProvganError(f"--stacked-frames must be a frame height >= 1 pixel, got {stacked_frames}")
+    stacked = stacked_frames or 0
+    found = discover_stacked(source, split) if stacked else discover_sources(source, split)
     labelled = found.class_names is not None
     with _mapper(workers) as run:
-        infos = list(run(_probe_task, [str(s.path) for s in found.sources]))
+        infos = list(run(_probe_task, [(str(s.path), stacked) for s in found.sources]))
         windows, skipped, converted = _plan_windows(found, infos, shapes, choice, seed, strict)
         capacity = sum(len(w) for w in windows.values())
         if capacity == 0:
             first = f" (first: {skipped[0].reason})" if skipped else ""
             raise ProvganError(f"{source}: no usable clips in {len(found.sources)} sources{first}")
-        tasks = _make_tasks(windows, found, shapes)
+        tasks = _make_tasks(windows, found, shapes, stacked)
         if dry_run:
             return _planned(out, shapes, capacity, started, len(found.sources), len(windows),
                             skipped, converted, found.ignored)
-        info = {"preset": preset or plan_preset, "clip": str(choice), "seed": seed, "split": split}
+        info = {"preset": preset or plan_preset, "clip": str(choice), "seed": seed, "split": split,
+                "stacked_frames": stacked_frames}
         signature = _signature(found, infos, shapes, capacity, info)
         store = JournalledStore.open(out, shapes, capacity, labelled, signature, resume)
         try:
@@ -301,7 +310,8 @@ def _video_manifest(found, infos, clips, skipped, converted, info: dict[str, Any
     return {
         "preset": info["preset"],
         "source": {"root": str(found.root.resolve()), "layout": found.layout, "clip": info["clip"],
-                   "seed": info["seed"], "split": str(info["split"]) if info["split"] else None},
+                   "seed": info["seed"], "split": str(info["split"]) if info["split"] else None}
+        | ({"stacked_frames": info["stacked_frames"]} if info.get("stacked_frames") else {}),
         "sources": [_source_record(found.sources[i], infos[i][0]) for i in used],
         "clips": {"source": [position[i] for i, _ in clips], "start": [s for _, s in clips],
                   "length": length},
@@ -353,7 +363,7 @@ def _note(skip: Skip, strict: bool, action: str) -> Skip:
     return skip
 
 
-def _make_tasks(windows: dict[int, list[int]], found, shapes) -> list[_ClipTask]:
+def _make_tasks(windows: dict[int, list[int]], found, shapes, stacked: int = 0) -> list[_ClipTask]:
     """Group each source's windows into tasks that decode at most TASK_BYTES of top-level frames."""
     length, height, width = shapes[-1]
     span_limit = max(length, TASK_BYTES // (height * width * 3))
@@ -362,10 +372,10 @@ def _make_tasks(windows: dict[int, list[int]], found, shapes) -> list[_ClipTask]
         group: list[int] = []
         for s in starts:
             if group and s + length - group[0] > span_limit:
-                tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+                tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes, stacked))
                 group = []
             group.append(s)
-        tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+        tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes, stacked))
     return tasks
 
 
