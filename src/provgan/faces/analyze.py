@@ -1,4 +1,4 @@
-"""First pass over a video: per-frame SIFT cut scores, Haar face boxes and 68 landmarks.
+"""First pass over a video: per-frame SIFT cut scores, face boxes and 68 landmarks.
 
 The video is decoded once, frame by frame, and only small per-frame results are kept (a few numbers,
 the boxes, the landmarks of one-face frames), so memory does not grow with the video's length or
@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from provgan.data.video_io import iter_frames
-from provgan.faces.detect import HaarFaceDetector
+from provgan.faces.detect import Geometry, make_detector
 from provgan.faces.landmarks import LandmarkPredictor
 from provgan.faces.options import FacesOptions
 from provgan.faces.shots import SiftCutScorer, scenedetect_boundaries, shots_from_boundaries, sift_boundaries
@@ -41,14 +41,20 @@ class Analysis:
 class Models:
     """The per-frame models, loaded once per process and reused for every video."""
 
-    detector: HaarFaceDetector
+    detector: object  # frame -> (k, 4) boxes (provgan.faces.detect)
     predictor: LandmarkPredictor
+    embedder: object | None = None  # FaceEmbedder with --identity embedding
 
     @classmethod
     def load(cls, options: FacesOptions) -> "Models":
-        detector = HaarFaceDetector(options.detect_width, options.min_face, options.haar_neighbors,
-                                    options.haar_scale)
-        return cls(detector, LandmarkPredictor())
+        geometry = Geometry(options.detect_width, options.min_face, options.max_face, options.detect_pad)
+        detector = make_detector(options.detector, geometry, options.haar_neighbors, options.haar_scale)
+        embedder = None
+        if options.identity == "embedding":
+            from provgan.faces.identity import FaceEmbedder
+
+            embedder = FaceEmbedder()
+        return cls(detector, LandmarkPredictor(), embedder)
 
 
 def analyze_video(path: Path, options: FacesOptions, models: Models,
