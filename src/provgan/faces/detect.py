@@ -94,11 +94,13 @@ class HaarFaceDetector:
 class DlibFaceDetector:
     """dlib's HOG frontal detector (``hog``) or its MMOD CNN (``cnn``); same boxes as :class:`HaarFaceDetector`.
 
-    Both scan at a fixed window (80 px HOG, ~50 px MMOD): the frame is upsampled when the smallest
-    face wanted is below that, and shrunk (``detect_width``) otherwise.
+    Both find faces of about 80 px and up: the frame is upsampled (at most 2x; the cost grows with
+    the square, and the CNN takes seconds per upsampled frame on a CPU) when the smallest face wanted
+    is below that, and shrunk (``detect_width``) when it is large.
     """
 
-    WINDOW = {"hog": 80, "cnn": 50}
+    WINDOW = {"hog": 80, "cnn": 80}
+    MAX_ZOOM = {"hog": 2.0, "cnn": 2.0}
 
     def __init__(self, kind: str, geometry: Geometry = Geometry(), model: Path | None = None):
         import dlib
@@ -119,7 +121,7 @@ class DlibFaceDetector:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         padded, shrink, pad = self.geometry.prepare(frame)
         small, large = self.geometry.sizes(padded, pad)
-        zoom = max(1.0, self.WINDOW[self.kind] / small)  # faces of the smallest size reach the window
+        zoom = min(self.MAX_ZOOM[self.kind], max(1.0, self.WINDOW[self.kind] / small))
         image = padded if zoom == 1.0 else cv2.resize(padded, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
         found = self._detect(np.ascontiguousarray(image), 0)
         rects = [getattr(d, "rect", d) for d in found]
