@@ -6,7 +6,8 @@ classifies them with an offline classifier trained on the same store at that lev
 the share of clips the classifier is sure of (digit probability > 0.8, summed over the 4 motions),
 how those sure clips spread over the 10 digits, and the effective number of digits among them
 (exp of the entropy: 10 for a uniform spread, 1 when every sure clip is the same digit). With
-``--data``, the first real clips of the store at the same level give the reference row.
+``--data`` (the store, for its label names), the first real clips of the store at the same level give
+the reference row. The counting is :mod:`provgan.metrics.coverage`, as in the training curves.
 
     python benchmarks/digit_coverage.py demo/run clf-8x16x16.pt --data demo/data/moving-digits
 """
@@ -20,30 +21,19 @@ import torch
 
 from provgan.data.store import open_store
 from provgan.metrics.classifier import load_classifier, predict, to_tensor
+from provgan.metrics.coverage import SURE, factor_coverage, label_factor
 from provgan.metrics.resize import resize_clips
 from provgan.nn import Generator
 from provgan.train.checkpoint import load_sampler, read_checkpoint
 from provgan.video_grid import to_uint8
 
-SURE = 0.8
-DIGITS, MOTIONS = 10, 4
 
 
-def digit_probabilities(classifier, clips: torch.Tensor) -> np.ndarray:
-    """(N, C, T, H, W) in [-1, 1] -> (N, 10) digit probabilities (the 40 classes are digit * 4 + motion).
-
-    Generated clips go through the same uint8 rounding as the real clips the classifier saw.
-    """
+def class_probabilities(classifier, clips: torch.Tensor) -> np.ndarray:
+    """(N, C, T, H, W) in [-1, 1] -> (N, K) class probabilities, through the same uint8 rounding as the
+    real clips the classifier saw."""
     probs, _ = predict(classifier, to_uint8(resize_clips(clips, tuple(classifier.clip_shape))))
-    return probs.reshape(len(clips), DIGITS, MOTIONS).sum(axis=2)
-
-
-def coverage(probs: np.ndarray) -> dict:
-    sure = probs.max(axis=1) > SURE
-    counts = np.bincount(probs.argmax(axis=1)[sure], minlength=DIGITS)
-    share = counts / max(counts.sum(), 1)
-    effective = float(np.exp(-(share[share > 0] * np.log(share[share > 0])).sum())) if counts.sum() else 0.0
-    return {"sure": float(sure.mean()), "counts": counts, "effective": effective}
+    return probs
 
 
 def main() -> None:
@@ -52,7 +42,8 @@ def main() -> None:
     ap.add_argument("classifier", help="offline classifier trained at the checkpoint's level")
     ap.add_argument("--num", type=int, default=512)
     ap.add_argument("--seed", type=int, default=123)
-    ap.add_argument("--data", help="the store the run trained on: adds a row of real clips")
+    ap.add_argument("--data", help="the store the run trained on: adds a row of real clips", required=True)
+    ap.add_argument("--factor", default="digit", help="label factor counted (default: digit)")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     classifier, _ = load_classifier(args.classifier)
@@ -63,16 +54,16 @@ def main() -> None:
     raw.eval()
     rows = {"G_ema": sampler.sample(z),
             "G": raw(z, sampler.level, sampler.alpha).float().clamp(-1, 1)}
-    if args.data:
-        store = open_store(args.data, shapes=sampler.config.model.plan)
-        rows["real"] = to_tensor(store.level(sampler.clip_shape)[:args.num])
+    store = open_store(args.data, shapes=sampler.config.model.plan)
+    rows["real"] = to_tensor(store.level(sampler.clip_shape)[:args.num])
+    sizes, factor = label_factor(store.label_names, args.factor)
     shape = "x".join(map(str, sampler.clip_shape))
     print(f"# {sampler.path} (kimg {sampler.kimg:g}, level {sampler.level} {shape}, alpha {sampler.alpha:.2f}); "
           f"{args.num} clips; sure = digit probability > {SURE}")
-    print(f"{'source':<7}{'sure':>6}{'digits':>8}  sure clips per digit 0..9")
+    print(f"{'source':<7}{'sure':>6}{'classes':>8}  sure clips per {args.factor or 'class'}")
     for name, clips in rows.items():
-        c = coverage(digit_probabilities(classifier, clips))
-        print(f"{name:<7}{c['sure']:>6.2f}{c['effective']:>8.2f}  {' '.join(f'{n:>3}' for n in c['counts'])}")
+        c = factor_coverage(class_probabilities(classifier, clips), sizes, factor)
+        print(f"{name:<7}{c.sure:>6.2f}{c.effective:>8.2f}  {' '.join(f'{n:>3}' for n in c.counts)}")
 
 
 if __name__ == "__main__":

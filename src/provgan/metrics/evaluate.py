@@ -117,7 +117,10 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
     for start in range(0, opts.num, opts.batch):
         stop = min(start + opts.batch, opts.num)
         real = _to_tensor(level[rows[start:stop]])
-        fake = tg.sample(tg.latents(range(opts.seed + start, opts.seed + stop))).cpu()
+        seeds = range(opts.seed + start, opts.seed + stop)
+        labels = tg.labels_for(seeds) if hasattr(tg, "labels_for") else None  # conditional: seed mod K
+        z = tg.latents(seeds)
+        fake = (tg.sample(z) if labels is None else tg.sample(z, labels=labels)).cpu()
         for side, clips in (("real", real), ("fake", fake)):
             for key, net in nets.items():
                 outputs.setdefault((key, side), []).append(net(clips, opts.precision))
