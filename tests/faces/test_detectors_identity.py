@@ -81,3 +81,14 @@ def test_identity_keeps_one_person_and_drops_a_splice(identity, carphone_frames,
     assert not kept, (matches2, distance2)
     if identity == "embedding":  # measured: 0.41 for one person, 0.83 for the two; 0.6 lies between
         assert distance < options.identity_max_distance < distance2
+
+
+def test_a_false_positive_beside_the_face_does_not_end_the_track():
+    from provgan.faces.tracks import continuing_box
+
+    face = np.array([60, 40, 50, 50])
+    beside = np.array([[10, -70, 300, 300], [62, 41, 49, 50]])  # Haar's giant box and the face
+    assert continuing_box(beside, face).tolist() == [[62, 41, 49, 50]]
+    two_faces = np.array([[62, 41, 49, 50], [70, 45, 52, 52]])  # two candidates: keep both (not one face)
+    assert len(continuing_box(two_faces, face)) == 2
+    assert len(continuing_box(beside, None)) == 2

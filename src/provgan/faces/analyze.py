@@ -19,6 +19,7 @@ from provgan.faces.detect import Geometry, make_detector
 from provgan.faces.landmarks import LandmarkPredictor
 from provgan.faces.options import FacesOptions
 from provgan.faces.shots import SiftCutScorer, scenedetect_boundaries, shots_from_boundaries, sift_boundaries
+from provgan.faces.tracks import continuing_box
 
 
 @dataclass
@@ -71,7 +72,8 @@ def analyze_video(path: Path, options: FacesOptions, models: Models,
             matches, keypoints = scorer(frame)
             result.matches.append(matches)
             result.keypoints.append(keypoints)
-        boxes = models.detector(frame)
+        previous = result.boxes[-1][0] if result.boxes and len(result.boxes[-1]) == 1 else None
+        boxes = continuing_box(models.detector(frame), previous)
         result.boxes.append(boxes)
         if len(boxes) == 1:
             result.landmarks[index] = models.predictor(frame, boxes[0]).astype(np.float32)

@@ -63,6 +63,21 @@ def find_tracks(boxes: Sequence[np.ndarray], shots: Sequence[tuple[int, int]], m
     return tracks
 
 
+def continuing_box(boxes: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """Of several boxes, the one face that continues the previous frame's single face, if only one does.
+
+    Why: a detector's false positive (Haar's giant box over an edge-padded frame, a second small box on
+    a shirt) would end a track at "exactly one face". A box continues when it does not jump
+    (:func:`box_jumps`) and keeps its size within a factor 1.5; if exactly one box does, the others are
+    dropped; otherwise (two faces, or none that continues) the frame keeps all its boxes.
+    """
+    if previous is None or len(boxes) < 2:
+        return boxes
+    side = np.sqrt(previous[2] * previous[3])
+    keep = [b for b in boxes if not box_jumps(previous, b) and 1 / 1.5 < np.sqrt(b[2] * b[3]) / side < 1.5]
+    return np.asarray(keep).reshape(1, 4) if len(keep) == 1 else boxes
+
+
 def bridge_gaps(boxes: list[np.ndarray], landmarks: dict[int, np.ndarray], shots: Sequence[tuple[int, int]],
                 max_gap: int) -> int:
     """Fill runs of at most ``max_gap`` frames without a detection between two one-face frames of a shot.
