@@ -34,9 +34,15 @@ def test_each_detector_finds_the_real_face(kind, carphone_frames):
     assert len(detector(np.full((144, 176, 3), 90, np.uint8))) == 0  # a blank frame holds no face
 
 
-def test_padding_keeps_boxes_in_frame_pixels_and_sizes_follow_the_frame(carphone_frames):
+def test_padding_finds_a_close_up_cut_by_the_frame_edge(carphone_frames):
+    from provgan.faces.labelled import _square
+
     frame = carphone_frames[0]
-    plain, padded = (HaarFaceDetector(Geometry(pad=p))(frame) for p in (0.0, 0.25))
+    close_up = _square(carphone_frames[:1], 92 + 14, 69, 52 / 0.8)[0]  # face 80 % of 256 px, cut on the left
+    assert len(HaarFaceDetector(Geometry(pad=0.0))(close_up)) == 0
+    found = HaarFaceDetector(Geometry(pad=0.25))(close_up)
+    assert len(found) == 1 and found[0][0] < 0 < found[0][0] + found[0][2]  # in frame pixels, past the edge
+    plain, padded = (HaarFaceDetector(Geometry(pad=0.25))._detect(frame, p) for p in (False, True))
     assert iou(plain[0], padded[0]) > 0.7  # the same face, not shifted by the border
     assert len(HaarFaceDetector(Geometry(min_face=0.6))(frame)) == 0  # a 52 px face < 0.6 * 144
     with pytest.raises(ProvganError, match="--detector"):
