@@ -80,7 +80,7 @@ class Protocol:
     repeats: int
     seeds: tuple[int, ...]
     dropout: bool  # C3D's train-mode dropout on fc6 and fc7 (is-tgan17's bug, reproduced)
-    precision: str
+    precision: str  # what the published code computed in; the card records what this run used
     source: str
 
     def __post_init__(self) -> None:
@@ -151,7 +151,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              "thesis 8.2 ('same protocol and C3D model proposed in [34]') on 128-px, 32-frame clips; "
              "which 16 frames C3D saw is not stated: the central 16 here"),
     Protocol("fvd-stylegan-v", "fvd", "i3d", "logits", 16, "first", "random-window", "bilinear", (224, 224), None,
-             1.0, 0.0, "RGB", None, True, 2048, 2048, 1, 1, (0,), False, "bf16",
+             1.0, 0.0, "RGB", None, True, 2048, 2048, 1, 1, (0,), False, "fp32",
              "StyleGAN-V metrics fvd2048_16f (Skorokhodov et al. 2022)"),
     Protocol("fvd-tf", "fvd", "i3d", "logits", None, "all", "all", "bilinear-tf1", (224, 224), None,
              1.0, 0.0, "RGB", None, True, 2048, 2048, 1, 1, (0,), False, "fp32",
