@@ -153,3 +153,16 @@ def test_bicubic_matches_cv2_inter_cubic():
     x = torch.from_numpy(frame.transpose(2, 0, 1)).view(1, 3, 1, 5, 7)
     got = resize_frames(x, (13, 21), "bicubic")[0, :, 0].numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(got, want, atol=1e-2)
+
+
+def test_one_split_protocols_score_every_clip():
+    """IS with 2049 clips under a one-split protocol uses all 2049 (no silent remainder)."""
+    from provgan.metrics.scores import inception_score
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(101) * 0.3, size=2049)
+    marginal = probs.mean(axis=0)
+    direct = float(np.exp(np.mean(np.sum(probs * (np.log(probs) - np.log(marginal)), axis=1))))
+    for name in ("is-tgan17", "is-tganv2", "thesis"):
+        assert inception_score(probs, get_protocol(name).splits)[0] == pytest.approx(direct, rel=1e-9)
+    # and the last clip matters: dropping it changes the score
+    assert inception_score(probs[:2048], 1)[0] != pytest.approx(direct, rel=1e-9)
