@@ -158,3 +158,16 @@ def test_list_protocols(capsys):
     main(["evaluate", "--list-protocols"])  # no checkpoint needed; exit status 0
     out = capsys.readouterr().out
     assert all(name in out for name in protos.PROTOCOLS) and "9984 fake" in out
+
+
+def test_a_networks_real_set_does_not_depend_on_the_others(setup, small):
+    """fvd-stylegan-v's 4 real clips are the same whether or not is-tgan17 (5 real) runs beside it."""
+    root, store = setup
+    from provgan.train.checkpoint import load_sampler
+
+    tg = load_sampler(root / "run")
+    common = dict(num=4, batch=4, c3d=str(root / "c3d.npz"), c3d_mean_clip=str(root / "mean2.npz"))
+    alone = evaluate_generator(tg, store, EvalOptions(metrics=("fvd",), protocol="fvd-stylegan-v", **common))
+    both = evaluate_generator(tg, store, EvalOptions(metrics=("fvd", "is"), protocol="fvd-stylegan-v,is-tgan17",
+                                                     **common))
+    assert both["fvd"] == pytest.approx(alone["fvd"], rel=1e-9)

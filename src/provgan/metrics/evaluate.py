@@ -173,8 +173,9 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
         for side, x in clips.items():
             for key, net in [*nets.items(), ("swd", None)]:
                 n = swd_num if net is None else sizes[key][side == "real"]
-                if start >= n:
+                if n == 0 or (side == "fake" and start >= n):
                     continue
+                # real: this network's rows of the batch (anywhere in the union); fake: latents 0 .. n-1
                 part = x[torch.from_numpy(member[n][slice(*batch[side])])] if side == "real" else x[:n - start]
                 if not len(part):
                     continue
