@@ -35,6 +35,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "wide": ("G and D channels 128, 128, 64", ["model.g_channels=[128, 128, 64]"]),
     "ema2": ("G EMA half-life 2 kimg", ["optim.ema_halflife_kimg=2"]),
     "mbstd8": ("minibatch-stddev group 8", ["model.mbstd_group=8"]),
+    "gp5": ("SWGAN gradient penalty weight lambda1 5 instead of 50", ["loss.swgan_lambda1=5"]),
+    "proj1": ("SWGAN feature-projection penalty weight lambda2 1 instead of 10", ["loss.swgan_lambda2=1"]),
 }
 
 COLUMNS = (("Metrics/sure", "sure"), ("Metrics/classes", "digits"), ("Metrics/is", "IS"), ("Metrics/swd", "SWD"))

@@ -42,6 +42,10 @@ class ModelConfig:
     feature_dim: int = 128  # E(x) size = number of slices K of the SWGAN head
     image_channels: int = 3
     mbstd_group: int = 4
+    # class-conditional G and D (thesis §2.3, ch. 9): a learned class embedding joined to the latent and
+    # a projection term in the critic; the classes are the store's label factor ``data.label``
+    conditional: bool = False
+    num_classes: int = 0  # 0: taken from the store when training starts (and saved in the checkpoint)
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:
@@ -264,6 +268,9 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"model.{name} must be >= 1, got {value}")
     if any(c < 1 for c in m.g_channels + m.d_channels):
         raise ConfigError("model channel counts must all be >= 1")
+    if m.num_classes < 0 or (m.num_classes and not m.conditional):
+        raise ConfigError(f"model.num_classes={m.num_classes}: set model.conditional=true for a class-conditional "
+                          f"model (num_classes 0 takes the classes from the store's labels)")
     if cfg.loss.name not in LOSS_NAMES:
         raise ConfigError(f"loss.name '{cfg.loss.name}' is not one of {', '.join(LOSS_NAMES)}"
                           f"{_closest(cfg.loss.name, LOSS_NAMES)}")

@@ -53,8 +53,12 @@ def _describe(tg, level: int) -> str:
               help="Pixel repetition factor [default: to ~96 px for videos, 1 for npz].")
 @click.option("--device", default="auto", help=DEVICE_HELP)
 @click.option("--batch", default=16, help="Clips per forward pass.")
+@click.option("--class", "class_name", default=None,
+              help="Class-conditional checkpoint: the class to draw (index or name, e.g. 3) "
+                   "[default: seed mod classes; a --grid has one row per class].")
 def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: str, grid: str | None,
-                 level: int | None, fps: float, upscale: int | None, device: str, batch: int) -> None:
+                 level: int | None, fps: float, upscale: int | None, device: str, batch: int,
+                 class_name: str | None) -> None:
     """Sample clips from the EMA generator of CHECKPOINT (a ckpt-*.pt file or a run folder).
 
     Deterministic: clip i uses latent seed SEED+i, so the first clips of a larger --num are the
@@ -66,14 +70,16 @@ def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: s
       provgan generate runs/digits --num 64 --seed 0 --out samples/
       provgan generate runs/digits --grid 4x8 --out samples/ --format gif
       provgan generate runs/digits/ckpt-000048.pt --num 2048 --format npz --level 2 --out clips/
+      provgan generate runs/digits-cond --class 3 --grid 4x4 --out samples/   # conditional: only threes
     """
     from provgan.sampling import GenerateOptions, generate, parse_grid, resolve_level
 
     shape = parse_grid(grid) if grid else None
     count = num if num is not None else (shape[0] * shape[1] if shape else 16)
-    opts = GenerateOptions(num=count, seed=seed, fmt=fmt, grid=shape, level=level, fps=fps, upscale=upscale,
-                           batch=batch)
     tg = _load(checkpoint, device)
+    chosen_class = tg.class_index(class_name) if class_name is not None else None
+    opts = GenerateOptions(num=count, seed=seed, fmt=fmt, grid=shape, level=level, fps=fps, upscale=upscale,
+                           batch=batch, class_index=chosen_class)
     chosen = resolve_level(tg, level)
     bar, update = _progress_bar(count, batch, "generate")
     try:
@@ -82,8 +88,13 @@ def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: s
         if bar is not None:
             bar.close()
     where = paths[0] if len(paths) == 1 else out
-    click.echo(f"wrote {count} clips (seeds {seed}..{seed + count - 1}) "
+    what = "" if chosen_class is None else f" of class {_class_name(tg, chosen_class)}"
+    click.echo(f"wrote {count} clips{what} (seeds {seed}..{seed + count - 1}) "
                f"from {_describe(tg, chosen)} to {where}")
+
+
+def _class_name(tg, index: int) -> str:
+    return tg.class_names[index] if tg.class_names else str(index)
 
 
 @click.command(context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
@@ -98,8 +109,11 @@ def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: s
 @click.option("--upscale", default=None, type=int, help="Pixel repetition factor [default: to ~96 px].")
 @click.option("--device", default="auto", help=DEVICE_HELP)
 @click.option("--batch", default=16, help="Clips per forward pass.")
+@click.option("--class", "class_name", default=None,
+              help="Class-conditional checkpoint: interpolate within this class [default: row r keeps "
+                   "the class of seed r].")
 def interpolate_cmd(checkpoint: Path, seeds: str, steps: int, mode: str, out: Path, level: int | None,
-                    fps: float, upscale: int | None, device: str, batch: int) -> None:
+                    fps: float, upscale: int | None, device: str, batch: int, class_name: str | None) -> None:
     """Latent interpolations (thesis Appendix B) of CHECKPOINT as one grid video.
 
     Row r walks from seed r to seed r+1 in STEPS columns; the first and last columns are the
@@ -124,11 +138,12 @@ def interpolate_cmd(checkpoint: Path, seeds: str, steps: int, mode: str, out: Pa
     except ValueError as exc:
         raise ProvganError(f"--seeds {seeds!r}: {exc}; give integers like 0,1,2") from None
     tg = _load(checkpoint, device)
+    chosen_class = tg.class_index(class_name) if class_name is not None else None
     chosen = resolve_level(tg, level)
     total = max(len(seed_list) - 1, 0) * steps
     bar, update = _progress_bar(total, batch, "interpolate")
     try:
-        frames = interpolation_grid(tg, seed_list, steps, mode, chosen, batch, upscale, update)
+        frames = interpolation_grid(tg, seed_list, steps, mode, chosen, batch, upscale, update, chosen_class)
     finally:
         if bar is not None:
             bar.close()

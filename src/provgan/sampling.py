@@ -43,6 +43,7 @@ class GenerateOptions:
     fps: float = 8.0
     upscale: int | None = None  # None: enlarge videos for viewing, keep npz at the native size
     batch: int = 16
+    class_index: int | None = None  # conditional G: draw this class (None: seed mod K; grid rows = classes)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -92,19 +93,22 @@ def resolve_device(name: str) -> torch.device:
 
 
 def sample_uint8(tg: TrainedGenerator, z: torch.Tensor, level: int, batch: int,
-                 progress: Progress | None = None) -> Iterator[np.ndarray]:
+                 progress: Progress | None = None, labels: torch.Tensor | None = None) -> Iterator[np.ndarray]:
     """Yield (b, T, H, W, 3) uint8 clips for the rows of ``z``, ``batch`` rows per forward pass.
 
     A last partial batch is padded to ``batch`` rows (the padding is dropped): CPU and GPU kernels
     are chosen by batch shape and round differently for other shapes, so without it clip i of
     ``--num 3`` and of ``--num 5`` could differ in the last bit. With padding, a clip depends only
     on its seed, its index in the request and ``batch``; ``batch=1`` makes it depend on the seed alone.
+    ``labels``: one class per row of ``z``, for a conditional G.
     """
-    for chunk in z.split(batch):
+    label_chunks = labels.split(batch) if labels is not None else [None] * len(z.split(batch))
+    for chunk, y in zip(z.split(batch), label_chunks):
         n = chunk.shape[0]
         if n < batch:
             chunk = torch.cat([chunk, chunk[-1:].expand(batch - n, -1)])
-        clips = to_uint8(tg.sample(chunk, level))[:n]
+            y = None if y is None else torch.cat([y, y[-1:].expand(batch - n)])
+        clips = to_uint8(tg.sample(chunk, level, y))[:n]
         if progress is not None:
             progress(n)
         yield clips
@@ -161,7 +165,14 @@ def generate(tg: TrainedGenerator, opts: GenerateOptions, out: Path,
     shape = tg.config.model.plan[level]
     upscale = opts.upscale or (1 if opts.fmt == "npz" else viewing_upscale(shape[1]))
     meta = {"level": level, "alpha": tg.alpha if level == tg.level else 1.0, "kimg": tg.kimg}
-    batches = sample_uint8(tg, tg.latents(seeds), level, opts.batch, progress)
+    labels = tg.labels_for(seeds, opts.class_index)
+    if labels is not None and opts.grid is not None and opts.class_index is None:
+        from provgan.train.samples import grid_labels
+
+        labels = grid_labels(*opts.grid, tg.num_classes)[: len(seeds)]  # one row per class
+    if labels is not None:
+        meta["classes"] = [tg.class_names[i] if tg.class_names else str(i) for i in labels.tolist()]
+    batches = sample_uint8(tg, tg.latents(seeds), level, opts.batch, progress, labels)
     if opts.grid is not None:
         rows, cols = opts.grid
         frames = grid_frames(np.concatenate(list(batches)), rows, cols, upscale=upscale)
@@ -171,16 +182,22 @@ def generate(tg: TrainedGenerator, opts: GenerateOptions, out: Path,
     for clips in batches:
         for clip in clips:
             seed = next(it)
+            extra = {"seed": seed}
+            if labels is not None:
+                extra |= {"classes": None, "class": meta["classes"][seed - opts.seed]}
             written.append(write_array(enlarge(clip, upscale), out / f"seed{seed:06d}", opts.fmt, opts.fps,
-                                       meta | {"seed": seed}))
+                                       {k: v for k, v in (meta | extra).items() if v is not None}))
     log.debug("wrote %d clips of %s at level %d into %s", len(written), "x".join(map(str, shape)), level, out)
     return written
 
 
 def interpolation_grid(tg: TrainedGenerator, seeds: Sequence[int], steps: int, mode: str = "slerp",
                        level: int | None = None, batch: int = 16, upscale: int | None = None,
-                       progress: Progress | None = None) -> np.ndarray:
+                       progress: Progress | None = None, class_index: int | None = None) -> np.ndarray:
     """Appendix B grid frames: row r interpolates seed r -> seed r+1 in ``steps`` columns.
+
+    A conditional G interpolates within one class: ``class_index``, or else row r keeps the class of
+    seed r (seed mod K) along the whole row.
 
     Returns (T, rows*(H*k+1)+1, steps*(W*k+1)+1, 3) uint8, ready for :func:`write_video`.
     """
@@ -190,6 +207,8 @@ def interpolation_grid(tg: TrainedGenerator, seeds: Sequence[int], steps: int, m
         raise ProvganError(f"--steps {steps}: an interpolation needs at least 2 steps (the two ends)")
     level = resolve_level(tg, level)
     z = chain_latents(tg.latents(seeds), steps, mode)
-    clips = np.concatenate(list(sample_uint8(tg, z, level, batch, progress)))
+    row_classes = tg.labels_for(seeds[:-1], class_index)
+    labels = None if row_classes is None else row_classes.repeat_interleave(steps)
+    clips = np.concatenate(list(sample_uint8(tg, z, level, batch, progress, labels)))
     k = upscale or viewing_upscale(clips.shape[2])
     return grid_frames(clips, len(seeds) - 1, steps, upscale=k)

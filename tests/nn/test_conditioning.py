@@ -41,3 +41,61 @@ def test_latent_conditioning_joins_normalised_latent_and_class_embedding():
 def test_bad_labels_are_one_clear_error(labels, message):
     with pytest.raises(ValueError, match=message):
         check_labels(labels, 10, 3, "the generator")
+
+
+def _cond_model_config(**extra):
+    from provgan.config import load_config
+
+    cfg = load_config("tiny", ["model.plan=[[4,4,4],[4,8,8]]", "model.g_channels=[8,8]", "model.conditional=true",
+                               "model.num_classes=10"])
+    return cfg.model
+
+
+def test_conditional_generator_output_depends_on_the_class_for_a_fixed_z():
+    from provgan.nn.generator import Generator
+
+    torch.manual_seed(0)
+    g = Generator(_cond_model_config())
+    z = torch.randn(1, g.latent_dim).expand(3, -1)
+    out = g(z, 1, 1.0, torch.tensor([0, 3, 3]))
+    assert out.shape == (3, 3, 4, 8, 8)
+    assert torch.equal(out[1], out[2]) and not torch.allclose(out[0], out[1])
+    with pytest.raises(ValueError, match="pass one label per sample"):
+        g(z, 1, 1.0)
+
+
+def test_unconditional_networks_refuse_labels():
+    from provgan.config import load_config
+    from provgan.nn.generator import Generator
+
+    g = Generator(load_config("tiny").model)
+    with pytest.raises(ValueError, match="unconditional"):
+        g(torch.randn(2, g.latent_dim), 0, 1.0, torch.tensor([0, 1]))
+
+
+def test_conditional_scalar_critic_is_dense_score_plus_projection_written_out():
+    from provgan.nn.discriminator import Discriminator
+
+    torch.manual_seed(0)
+    d = Discriminator(_cond_model_config())
+    with torch.no_grad():
+        d.projection.embed.normal_()
+    x, y = torch.randn(4, 3, 4, 8, 8), torch.tensor([1, 1, 7, 9])
+    e = d.features(x, 1, 1.0)
+    expected = d.score(e).squeeze(1) + (d.projection.embed[y] * e).sum(dim=1)
+    torch.testing.assert_close(d(x, 1, 1.0, y), expected)
+
+
+def test_conditioned_sliced_head_adds_the_projection_and_keeps_the_heads_slices():
+    from provgan.nn.conditioning import ConditionedSlicedHead
+    from provgan.nn.sliced_head import SlicedHead
+
+    torch.manual_seed(0)
+    head, proj = SlicedHead(6), ProjectionTerm(4, 6)
+    with torch.no_grad():
+        proj.embed.normal_()
+    e, y = torch.randn(5, 6), torch.tensor([0, 1, 2, 3, 0])
+    bound = ConditionedSlicedHead(head, proj, y)
+    torch.testing.assert_close(bound(e), head(e) + (proj.embed[y] * e).sum(dim=1))
+    torch.testing.assert_close(bound.slices(e), head.slices(e))
+    assert bound.theta is head.theta and bound.scale is head.scale

@@ -47,8 +47,12 @@ class ScoredGenerator:
     def latents(self, seeds) -> torch.Tensor:
         return self.trained.latents(seeds)
 
-    def sample(self, z: torch.Tensor) -> torch.Tensor:
-        return resize_clips(self.trained.sample(z), self.clip_shape)
+    def labels_for(self, seeds) -> torch.Tensor | None:
+        return self.trained.labels_for(seeds) if hasattr(self.trained, "labels_for") else None
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        clips = self.trained.sample(z) if labels is None else self.trained.sample(z, labels=labels)
+        return resize_clips(clips, self.clip_shape)
 
 
 def ceiling_rows(num_clips: int, num: int, seed: int) -> tuple[np.ndarray, bool]:
@@ -74,7 +78,10 @@ class RealClips:
     def latents(self, seeds) -> torch.Tensor:
         return torch.tensor([int(s) - self.first for s in seeds], dtype=torch.long)
 
-    def sample(self, z: torch.Tensor) -> torch.Tensor:
+    def labels_for(self, seeds) -> None:
+        return None  # real clips: no classes to ask for
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         from provgan.metrics.classifier import to_tensor
 
         return resize_clips(to_tensor(self.level[self.rows[z.numpy()]]), self.clip_shape)

@@ -169,7 +169,7 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
             clips["real"] = _to_tensor(level[rows[slice(*batch["real"])]])
         if "fake" in batch:
             seeds = range(opts.seed + batch["fake"][0], opts.seed + batch["fake"][1])
-            clips["fake"] = tg.sample(tg.latents(seeds)).cpu()
+            clips["fake"] = sample_fakes(tg, seeds)
         for side, x in clips.items():
             for key, net in [*nets.items(), ("swd", None)]:
                 n = swd_num if net is None else sizes[key][side == "real"]
@@ -191,6 +191,13 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
     if "is" in opts.metrics and "is" in nets:
         out.update(_is_repeats(tg, nets["is"], cat["is", "fake"][0], opts, sizes["is"][0]))
     return out
+
+
+def sample_fakes(tg, seeds: range) -> torch.Tensor:
+    """Generated clips for latent ``seeds`` (a conditional generator: label seed mod K), on the CPU."""
+    labels = tg.labels_for(seeds) if hasattr(tg, "labels_for") else None
+    z = tg.latents(seeds)
+    return (tg.sample(z) if labels is None else tg.sample(z, labels=labels)).cpu()
 
 
 def _dropout_streams(nets: dict[str, feats.FeatureNet], repeat: int) -> dict[tuple[str, str], torch.Generator]:
@@ -224,7 +231,7 @@ def _is_repeats(tg, net: feats.FeatureNet, first: np.ndarray, opts: EvalOptions,
         for start in range(0, num, opts.batch):
             stop = min(start + opts.batch, num)
             seeds = range(opts.seed + r * num + start, opts.seed + r * num + stop)
-            logits.append(net(tg.sample(tg.latents(seeds)).cpu(), opts.precision)[0])
+            logits.append(net(sample_fakes(tg, seeds), opts.precision)[0])
         values.append(inception_score(_softmax(np.concatenate(logits)), record.splits)[0])
     if net.record.dropout:
         net.model.dropout_generator = None

@@ -57,3 +57,30 @@ class ProjectionTerm(nn.Module):
     def forward(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         y = check_labels(labels, self.num_classes, features.shape[0], "the critic")
         return (self.embed[y.to(features.device)].float() * features.float()).sum(dim=1)
+
+
+class ConditionedSlicedHead:
+    """The SWGAN head f bound to a batch's labels: ``f(E) + <embed(y), E>``.
+
+    It answers to what the SWGAN losses ask of a head: calling it scores E(x) (the projection term
+    included, so the gradient penalty at the interpolates constrains the whole conditional critic),
+    while ``slices``, ``scale`` and ``theta`` are the unconditional head's, so the feature-projection
+    penalty of the reference code and the Stiefel step see exactly the head they were written for.
+    """
+
+    def __init__(self, head: nn.Module, projection: ProjectionTerm, labels: torch.Tensor):
+        self.head, self.projection, self.labels = head, projection, labels
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features) + self.projection(features, self.labels)
+
+    def slices(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head.slices(features)
+
+    @property
+    def scale(self) -> torch.Tensor:
+        return self.head.scale
+
+    @property
+    def theta(self) -> torch.Tensor:
+        return self.head.theta

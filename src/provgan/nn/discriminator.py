@@ -6,6 +6,9 @@ the feature E(x) (``feature_dim``, 128) with LReLU. E(x) feeds the SWGAN sliced 
 optional linear dense 128 -> 1 (gain 1) gives the scalar critic for WGAN-GP, NS and hinge.
 
 While level L fades in: ``x = fade(fromRGB_{L-1}(pool(v)), block_L(fromRGB_L(v)), alpha)`` (§4.1).
+
+A class-conditional critic (``model.conditional``) adds the projection term ``<embed(y), E(x)>``
+(Miyato & Koyama 2018) to whichever head scores E(x): the scalar dense or the SWGAN sliced head.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import nn
 
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
+from provgan.nn.conditioning import ProjectionTerm
 from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, assert_shape, downsample,
                                leaky_relu)
 
@@ -75,6 +79,9 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.epilogue = DiscriminatorEpilogue(ch[0], self.plan[0], cfg.feature_dim, cfg.mbstd_group)
         self.score = EqualizedLinear(cfg.feature_dim, 1, gain=1.0) if score_head else None
+        if cfg.conditional and cfg.num_classes < 1:
+            raise ValueError("a conditional discriminator needs model.num_classes >= 1 (resolved from the store)")
+        self.projection = ProjectionTerm(cfg.num_classes, cfg.feature_dim) if cfg.conditional else None
 
     @property
     def num_levels(self) -> int:
@@ -98,7 +105,13 @@ class Discriminator(nn.Module):
             h = self.blocks[lv](h)
         return self.epilogue(h)
 
-    def forward(self, x: torch.Tensor, level: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, level: int | None = None, alpha: float = 1.0,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.score is None:
             raise RuntimeError("this discriminator was built without a scalar head (SWGAN uses the sliced head)")
-        return self.score(self.features(x, level, alpha)).squeeze(1)
+        return self.score_features(self.features(x, level, alpha), labels)
+
+    def score_features(self, e: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The scalar critic of E(x): dense(E) (+ the projection term of a conditional critic), (N,)."""
+        out = self.score(e).squeeze(1)
+        return out if self.projection is None else out.float() + self.projection(e, labels)

@@ -5,6 +5,9 @@ conv 3x3x3 -> LReLU -> PixelNorm. Each further level: nearest upsample by the le
 two (conv -> LReLU -> PixelNorm), the first mapping C_{L-1} to C_L channels. Every level has its own
 linear 1x1x1 toRGB. The network runs at the shape of the level asked for; while a level fades in,
 its output is ``fade(up(toRGB_{L-1}(h)), toRGB_L(block_L(h)), alpha)`` (§4.1).
+
+A class-conditional generator (``model.conditional``) reads ``[pn(z), pn(embed(y))]`` instead of z
+(:mod:`provgan.nn.conditioning`): the dense layer sees twice the latent width, nothing else changes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from torch import nn
 
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
+from provgan.nn.conditioning import LatentConditioning
 from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, leaky_relu, pixel_norm,
                                upsample)
 
@@ -59,7 +63,12 @@ class Generator(nn.Module):
         self.latent_dim = cfg.latent_dim
         self.image_channels = cfg.image_channels
         ch = cfg.g_channels
-        blocks: list[nn.Module] = [FirstGeneratorBlock(cfg.latent_dim, ch[0], self.plan[0])]
+        self.num_classes = cfg.num_classes if cfg.conditional else 0
+        if cfg.conditional and cfg.num_classes < 1:
+            raise ValueError("a conditional generator needs model.num_classes >= 1 (resolved from the store)")
+        self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
+        dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
+        blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0])]
         for level in range(1, len(self.plan)):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level)))
         self.blocks = nn.ModuleList(blocks)
@@ -72,11 +81,16 @@ class Generator(nn.Module):
     def output_shape(self, level: int) -> tuple[int, int, int, int]:
         return (self.image_channels, *self.plan[level])
 
-    def forward(self, z: torch.Tensor, level: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, level: int | None = None, alpha: float = 1.0,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
         level = self.num_levels - 1 if level is None else level
         if not 0 <= level < self.num_levels:
             raise ValueError(f"level {level} is outside this {self.num_levels}-level generator")
         assert_shape(z, [None, self.latent_dim], "generator latent")
+        if self.condition is not None:
+            z = self.condition(z, labels)  # [pn(z), pn(embed(y))]; the dense layer's pixel norm keeps it
+        elif labels is not None:
+            raise ValueError("this generator is unconditional: it takes no class labels")
         h = self.blocks[0](z)
         for block in self.blocks[1:level]:
             h = block(h)
@@ -96,4 +110,6 @@ class Generator(nn.Module):
         """
         level = self.num_levels - 1 if level is None else level
         modules = list(self.blocks[: level + 1]) + [self.to_rgb[level]]
+        if self.condition is not None:
+            modules.append(self.condition)
         return sum(p.numel() for m in modules for p in m.parameters())

@@ -147,10 +147,38 @@ class TrainedGenerator:
     alpha: float
     kimg: float
     path: Path
+    class_names: tuple[str, ...] = ()  # a conditional checkpoint's classes, in label order
 
     @property
     def latent_dim(self) -> int:
         return self.config.model.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a class-conditional G; 0 for an unconditional one."""
+        return self.config.model.num_classes if self.config.model.conditional else 0
+
+    def class_index(self, name: str | int) -> int:
+        """A class given by index or by name (``3``, or ``zoom``), or a one-line error naming the choices."""
+        if not self.num_classes:
+            raise ProvganError(f"{self.path} is unconditional: --class needs a checkpoint trained with "
+                               f"model.conditional=true")
+        names = self.class_names or tuple(str(i) for i in range(self.num_classes))
+        text = str(name)
+        if text in names:
+            return names.index(text)
+        if text.lstrip("-").isdigit() and 0 <= int(text) < self.num_classes:
+            return int(text)
+        raise ProvganError(f"class {text!r} is not one of this checkpoint's {self.num_classes} classes "
+                           f"({', '.join(names[:12])}{', ...' if len(names) > 12 else ''})")
+
+    def labels_for(self, seeds: Sequence[int], fixed: int | None = None) -> torch.Tensor | None:
+        """Classes for the clips of ``seeds``: ``fixed`` for all, else seed mod num_classes (every class
+        equally often, and a seed names the same clip everywhere); None for an unconditional G."""
+        if not self.num_classes:
+            return None
+        seeds = torch.as_tensor([int(s) for s in seeds], dtype=torch.long)
+        return torch.full_like(seeds, int(fixed)) if fixed is not None else seeds % self.num_classes
 
     @property
     def clip_shape(self) -> tuple[int, int, int]:
@@ -162,15 +190,22 @@ class TrainedGenerator:
                             for s in seeds])
 
     @torch.no_grad()
-    def sample(self, z: torch.Tensor, level: int | None = None) -> torch.Tensor:
-        """(N, C, T, H, W) float32 in [-1, 1] at the checkpoint's level (or an earlier one)."""
+    def sample(self, z: torch.Tensor, level: int | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, T, H, W) float32 in [-1, 1] at the checkpoint's level (or an earlier one); a
+        conditional G needs ``labels`` (:meth:`labels_for`)."""
+        if self.num_classes and labels is None:
+            raise ProvganError(f"{self.path} is class-conditional ({self.num_classes} classes): "
+                               f"pass the classes to draw")
+        if labels is not None and not self.num_classes:
+            raise ProvganError(f"{self.path} is unconditional: it takes no classes")
         level = self.level if level is None else level
         if level > self.level:
             raise ProvganError(f"level {level} has not been reached by this checkpoint (it is at level "
                                f"{self.level}, {'x'.join(map(str, self.clip_shape))})")
         alpha = self.alpha if level == self.level else 1.0
         device = next(self.generator.parameters()).device
-        return self.generator(z.to(device), level, alpha).float().clamp(-1, 1)
+        extra = [labels.to(device)] if labels is not None else []
+        return self.generator(z.to(device), level, alpha, *extra).float().clamp(-1, 1)
 
 
 def load_sampler(path: str | Path, device: str | torch.device = "cpu") -> TrainedGenerator:
@@ -187,4 +222,4 @@ def load_sampler(path: str | Path, device: str | torch.device = "cpu") -> Traine
     level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
                                  float(pos["alpha"]))
     return TrainedGenerator(g.to(device).eval().requires_grad_(False), cfg, level, alpha,
-                            float(pos["nimg"]) / 1000, ckpt_path)
+                            float(pos["nimg"]) / 1000, ckpt_path, tuple(data.get("classes", ())))

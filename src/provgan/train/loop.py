@@ -29,7 +29,8 @@ from provgan.train import checkpoint as ckpt
 from provgan.train.distributed import DistContext, all_ranks_agree, broadcast_module
 from provgan.train.hardware import resolve_precision
 from provgan.train.models import build_models, build_optimizers
-from provgan.train.samples import fixed_latents, write_sample_grid
+from provgan.train.classes import ClassMap, class_map, with_classes
+from provgan.train.samples import fixed_latents, grid_labels, write_sample_grid
 from provgan.train.stats import StatsWriter
 from provgan.train.step import train_step
 
@@ -87,6 +88,10 @@ class Trainer:
         np.random.seed(cfg.run.seed % 2**32)
         random.seed(cfg.run.seed)
         self.store = open_store(data, shapes=cfg.model.plan)
+        self.classes: ClassMap | None = None
+        if cfg.model.conditional:
+            self.classes = class_map(self.store, cfg.data.label)
+            cfg = self.cfg = with_classes(cfg, self.classes)
         if self.store.channels != cfg.model.image_channels:
             raise ProvganError(f"{data} holds {self.store.channels}-channel clips but model.image_channels is "
                                f"{cfg.model.image_channels}")
@@ -119,7 +124,8 @@ class Trainer:
                 "optimizers": {k: o.state_dict() for k, o in self.opts.all().items()},
                 "rng": rng_state(), "sampler": self.sampler.state_dict(),
                 "position": {"nimg": self.progress.nimg, "step": self.progress.step,
-                             "lr_scale": self.progress.lr_scale, **self.progress.last}}
+                             "lr_scale": self.progress.lr_scale, **self.progress.last},
+                "classes": list(self.classes.names) if self.classes is not None else []}
 
     def load_state(self, data: dict, source: Path) -> None:
         saved = config_from_dict(data["config"])
@@ -170,10 +176,13 @@ class Trainer:
             mult = 1.0 if name == "G" else self.cfg.optim.d_lr_mult  # D and the sliced head
             set_lr(opt, pos.lr * self.progress.lr_scale * mult)
         shard = self.ctx.shard
-        clips, _ = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
+        clips, labels = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
         reals = shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        classes = None
+        if self.classes is not None:
+            classes = shard.take(torch.from_numpy(self.classes.index(labels.numpy()))).to(self.ctx.device)
         terms = train_step(self.models, self.opts, reals, pos, self.cfg, shard, self.precision,
-                           self.progress.step)
+                           self.progress.step, classes)
         self.progress.nimg += pos.minibatch
         self.progress.step += 1
         self.progress.last = _pos_dict(pos)
@@ -241,7 +250,9 @@ class Trainer:
         rows, cols = self.cfg.run.sample_grid
         stem = self.run_dir / "samples" / name
         stem.parent.mkdir(exist_ok=True)
-        _, frame = write_sample_grid(self.models.generator_ema, self.latents, level, alpha, rows, cols, stem)
+        labels = grid_labels(rows, cols, self.classes.num_classes) if self.classes is not None else None
+        _, frame = write_sample_grid(self.models.generator_ema, self.latents, level, alpha, rows, cols, stem,
+                                     labels=labels)
         self.stats.image(f"Samples/{name.split('-')[0]}", frame, self.progress.kimg)
 
 
@@ -273,6 +284,8 @@ def run_training(cfg: Config, data: Path, run_dir: Path, ctx: DistContext, resum
                  show_progress: bool = True) -> Trainer:
     """Set up (or resume) a run in ``run_dir`` and train to ``cfg.schedule.total_kimg``."""
     run_dir = Path(run_dir)
+    if cfg.model.conditional:  # num_classes from the store before comparing with a saved config
+        cfg = with_classes(cfg, class_map(open_store(data, shapes=cfg.model.plan), cfg.data.label))
     check_run_dir_config(cfg, run_dir)
     if not resume and ckpt.list_checkpoints(run_dir):
         raise ProvganError(f"{run_dir} already holds checkpoints: continue it with --resume auto, "
@@ -280,6 +293,6 @@ def run_training(cfg: Config, data: Path, run_dir: Path, ctx: DistContext, resum
     trainer = Trainer(cfg, Path(data), run_dir, ctx, show_progress)
     trainer.resume(resume)
     if ctx.is_main:
-        write_run_config(cfg, run_dir)
+        write_run_config(trainer.cfg, run_dir)
     trainer.run()
     return trainer

@@ -17,6 +17,7 @@ from torch import nn
 from provgan.config import Config
 from provgan.losses import Critic, get_loss
 from provgan.nn import Discriminator, Generator, SlicedHead
+from provgan.nn.conditioning import ConditionedSlicedHead
 from provgan.optim import make_adam
 
 
@@ -27,12 +28,17 @@ class GanModels:
     head: SlicedHead | None
     generator_ema: nn.Module
 
-    def critic(self, level: int, alpha: float) -> Critic:
-        """D bound to a level and fade weight, with the head the loss needs (sliced or scalar)."""
+    def critic(self, level: int, alpha: float, labels: torch.Tensor | None = None) -> Critic:
+        """D bound to a level and fade weight, with the head the loss needs (sliced or scalar); a
+        conditional D is bound to the batch's labels too (its projection term joins either head)."""
         d = self.discriminator
+        features = lambda x: d.features(x, level, alpha)  # noqa: E731
+        if d.projection is None and labels is not None:
+            raise ValueError("this discriminator is unconditional: it takes no class labels")
         if self.head is not None:
-            return Critic(lambda x: d.features(x, level, alpha), self.head, sliced=self.head)
-        return Critic(lambda x: d.features(x, level, alpha), d.score)
+            head = self.head if d.projection is None else ConditionedSlicedHead(self.head, d.projection, labels)
+            return Critic(features, head, sliced=head)
+        return Critic(features, lambda e: d.score_features(e, labels))
 
     def modules(self) -> dict[str, nn.Module]:
         out = {"G": self.generator, "D": self.discriminator, "G_ema": self.generator_ema}

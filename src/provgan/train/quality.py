@@ -12,7 +12,10 @@ against as many real clips of the store at that level:
   label), next to the same numbers for the real clips of the level (``Metrics/real/...``: the ceiling
   a curve is read against); clips of a smaller level are resized to the classifier's shape, reals and
   fakes alike, and fakes are rounded to uint8 as a saved video would be;
-* with ``run.metrics_fvd`` > 0, FVD on that many clips (I3D, Kinetics-400 logits; slow on a CPU).
+* with ``run.metrics_fvd`` > 0, FVD on that many clips (I3D, Kinetics-400 logits; slow on a CPU);
+* for a class-conditional G (``model.conditional``) clip ``i`` asks for class ``i mod num_classes``
+  (every class equally often), and with a classifier ``Metrics/agree`` is the share of clips whose
+  most probable class on the factor ``data.label`` is the one asked for.
 
 Everything is seeded on its own streams (the latents of clip ``i`` from seed ``seed + i``, the real
 clips from a seeded permutation, SWD from ``SWDOptions.seed``), never on the training RNG: a probe
@@ -31,7 +34,7 @@ import torch
 from provgan.config import Config
 from provgan.errors import ProvganError
 from provgan.metrics.classifier import to_tensor
-from provgan.metrics.coverage import factor_coverage, label_factor
+from provgan.metrics.coverage import factor_coverage, factor_probabilities, label_factor
 from provgan.metrics.evaluate import real_indices
 from provgan.metrics.scores import frechet_distance_of, inception_score
 from provgan.metrics.swd import DescriptorSet, SWDOptions, swd_scores
@@ -129,10 +132,13 @@ class QualityProbe:
         fake_swd = DescriptorSet(self.swd_opts, 1)
         outs, fvd = [], []
 
+        num_classes = self.cfg.model.num_classes if self.cfg.model.conditional else 0
+
         def sample(a: int, b: int) -> torch.Tensor:
             z = torch.stack([torch.randn(latent_dim, generator=torch.Generator().manual_seed(PROBE_SEED + i))
                              for i in range(a, b)])
-            clips = generator(z.to(self.device), level, alpha).float().clamp(-1, 1).cpu()
+            extra = [probe_labels(a, b, num_classes).to(self.device)] if num_classes else []
+            clips = generator(z.to(self.device), level, alpha, *extra).float().clamp(-1, 1).cpu()
             return to_tensor(to_uint8(clips))  # as a saved video would be: rounded to uint8
 
         was_training = generator.training
@@ -150,10 +156,21 @@ class QualityProbe:
         if outs:
             logits = np.concatenate([o[0] for o in outs])
             out |= self._classifier_scores(logits)
+            if num_classes:
+                probs = _softmax(logits)
+                if self.factor >= 0:
+                    probs = factor_probabilities(probs, self.sizes, self.factor)
+                if probs.shape[1] == num_classes:
+                    out["agree"] = float((probs.argmax(axis=1) == probe_labels(0, self.num, num_classes).numpy()).mean())
             out["fid"] = frechet_distance_of(real.classifier_out[1], np.concatenate([o[1] for o in outs]))
         if fvd:
             out["fvd"] = frechet_distance_of(real.fvd_logits, np.concatenate(fvd))
         return out | real.scores
+
+
+def probe_labels(start: int, stop: int, num_classes: int) -> torch.Tensor:
+    """The classes the probe asks a conditional G for: clip i draws class i mod num_classes."""
+    return torch.arange(start, stop) % num_classes
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

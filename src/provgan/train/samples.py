@@ -20,13 +20,21 @@ def fixed_latents(count: int, dim: int, seed: int) -> torch.Tensor:
     return torch.randn(count, dim, generator=torch.Generator().manual_seed(seed + 1_000_003))
 
 
+def grid_labels(rows: int, cols: int, num_classes: int) -> torch.Tensor:
+    """Classes of a conditional grid: one row per class (row r draws class r mod num_classes)."""
+    return (torch.arange(rows * cols) // cols) % num_classes
+
+
 @torch.no_grad()
 def write_sample_grid(g_ema: torch.nn.Module, latents: torch.Tensor, level: int, alpha: float,
-                      rows: int, cols: int, stem: Path, fps: float = 8.0) -> tuple[list[Path], "object"]:
+                      rows: int, cols: int, stem: Path, fps: float = 8.0,
+                      labels: torch.Tensor | None = None) -> tuple[list[Path], "object"]:
     """Write ``stem.mp4``, ``stem.gif`` and ``stem.png`` (:func:`frame_strip`); return their paths and
-    the middle frame (H, W, 3) uint8."""
+    the middle frame (H, W, 3) uint8. ``labels``: one class per clip, for a conditional G."""
     device = next(g_ema.parameters()).device
-    clips = torch.cat([g_ema(z.to(device), level, alpha) for z in latents.split(16)])
+    ys = [None] * len(latents.split(16)) if labels is None else [y.to(device) for y in labels.split(16)]
+    clips = torch.cat([g_ema(z.to(device), level, alpha, *([y] if y is not None else []))
+                       for z, y in zip(latents.split(16), ys)])
     frames = to_uint8(clips)
     grid = grid_frames(frames, rows, cols, upscale=viewing_upscale(frames.shape[2]))
     paths = [write_video(stem.with_suffix(ext), grid, fps=fps) for ext in (".mp4", ".gif")]

@@ -31,6 +31,12 @@ def draw_latents(global_batch: int, dim: int, shard: Shard, device: torch.device
     return shard.take(torch.randn(global_batch, dim)).to(device)
 
 
+def draw_labels(global_batch: int, num_classes: int, shard: Shard, device: torch.device) -> torch.Tensor:
+    """Uniform class labels for the G step of a conditional run, drawn like the latents (global
+    batch on the CPU generator, then sharded), so resume and several processes draw the same."""
+    return shard.take(torch.randint(num_classes, (global_batch,))).to(device)
+
+
 def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
     """Average gradients over ranks in one flat all-reduce (as StyleGAN2-ADA does; it works with the
     double-backward penalties, which DistributedDataParallel's hooks do not support)."""
@@ -55,8 +61,13 @@ def reg_weight(cfg: Config, d_step_index: int) -> float:
 
 
 def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-           shard: Shard, precision: str, d_step_index: int = 0) -> dict[str, torch.Tensor]:
-    """One update of D (and the sliced head, on the Stiefel manifold) on a batch of real clips."""
+           shard: Shard, precision: str, d_step_index: int = 0,
+           labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of D (and the sliced head, on the Stiefel manifold) on a batch of real clips.
+
+    Conditional: ``labels`` are the reals' classes, and the fakes are drawn for the same classes, so
+    real and fake halves of the batch (and their interpolates) are scored under the same labels.
+    """
     device = reals.device
     pair = get_loss(cfg.loss.name)
     global_batch = reals.shape[0] * shard.world
@@ -71,8 +82,8 @@ def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Pos
             opt.zero_grad(set_to_none=True)
     with autocast(device, precision):
         with torch.no_grad():
-            fakes = models.generator(z, pos.level, pos.alpha)
-        out = pair.d(models.critic(pos.level, pos.alpha), reals, fakes, cfg.loss, shard=shard,
+            fakes = models.generator(z, pos.level, pos.alpha, labels)
+        out = pair.d(models.critic(pos.level, pos.alpha, labels), reals, fakes, cfg.loss, shard=shard,
                      reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
@@ -87,14 +98,15 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
     """One update of G against the current critic."""
     pair = get_loss(cfg.loss.name)
     z = draw_latents(global_batch, cfg.model.latent_dim, shard, device)
+    labels = draw_labels(global_batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
     opts.g.zero_grad(set_to_none=True)
     critic_params = [p for m in (models.discriminator, models.head) if m is not None for p in m.parameters()]
     for p in critic_params:
         p.requires_grad_(False)
     try:
         with autocast(device, precision):
-            fakes = models.generator(z, pos.level, pos.alpha)
-            out = pair.g(models.critic(pos.level, pos.alpha), fakes, cfg.loss)
+            fakes = models.generator(z, pos.level, pos.alpha, labels)
+            out = pair.g(models.critic(pos.level, pos.alpha, labels), fakes, cfg.loss)
         out.loss.backward()
     finally:
         for p in critic_params:
@@ -126,11 +138,18 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
 
 
 def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-               shard: Shard, precision: str, step: int) -> dict[str, torch.Tensor]:
-    """n_critic D steps on ``reals`` (split evenly) then one G step and the EMA update."""
+               shard: Shard, precision: str, step: int,
+               labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """n_critic D steps on ``reals`` (split evenly) then one G step and the EMA update.
+
+    ``labels``: the reals' classes, for a conditional model (``model.conditional``) only.
+    """
+    if cfg.model.conditional and labels is None:
+        raise ValueError("a conditional model trains on labelled clips: pass the reals' labels")
     terms: dict[str, torch.Tensor] = {}
-    for i, chunk in enumerate(reals.chunk(cfg.optim.n_critic)):
-        terms |= d_step(models, opts, chunk, pos, cfg, shard, precision, step * cfg.optim.n_critic + i)
+    label_chunks = labels.chunk(cfg.optim.n_critic) if labels is not None else [None] * cfg.optim.n_critic
+    for i, (chunk, y) in enumerate(zip(reals.chunk(cfg.optim.n_critic), label_chunks)):
+        terms |= d_step(models, opts, chunk, pos, cfg, shard, precision, step * cfg.optim.n_critic + i, y)
     terms |= g_step(models, opts, reals.shape[0] * shard.world, pos, cfg, shard, precision, reals.device)
     ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, reals.shape[0] * shard.world))
     return terms
