@@ -171,3 +171,29 @@ def test_a_networks_real_set_does_not_depend_on_the_others(setup, small):
     both = evaluate_generator(tg, store, EvalOptions(metrics=("fvd", "is"), protocol="fvd-stylegan-v,is-tgan17",
                                                      **common))
     assert both["fvd"] == pytest.approx(alone["fvd"], rel=1e-9)
+
+
+def test_conditional_generators_get_their_labels(setup, small):
+    """A generator with labels_for (class-conditional) samples every clip, IS repeats included, with them."""
+    root, store = setup
+    from provgan.train.checkpoint import load_sampler
+
+    tg, seen = load_sampler(root / "run"), []
+
+    class Conditional:
+        clip_shape, path, kimg = tg.clip_shape, tg.path, tg.kimg
+
+        def labels_for(self, seeds):
+            return torch.tensor([s % 3 for s in seeds])
+
+        def latents(self, seeds):
+            return tg.latents(seeds)
+
+        def sample(self, z, labels=None):
+            seen.extend(labels.tolist())
+            return tg.sample(z)
+
+    opts = EvalOptions(metrics=("is",), num=4, batch=4, protocol="is-tgan17", c3d=str(root / "c3d.npz"),
+                       c3d_mean_clip=str(root / "mean2.npz"))
+    evaluate_generator(Conditional(), store, opts)
+    assert seen == [s % 3 for s in range(12)]  # 2 repeats x 6 clips: latent seeds 0 .. 11

@@ -55,7 +55,7 @@ def _list_protocols(ctx: click.Context, _param: click.Parameter, value: bool) ->
               help="Print the named protocols and exit.")
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path), help="Prepared store (real clips).")
 @click.option("--metrics", default="fvd,swd", show_default=True, help="Comma list of is,fid,fvd,kvd,swd.")
-@click.option("--num", default=2048, show_default=True, help="Clips per side (StyleGAN-V fvd2048_16f: 2048).")
+@click.option("--num", default=2048, show_default=True, help="Clips per side (StyleGAN-V fvd2048_16f: 2048); a --protocol sets its own for its metric.")
 @click.option("--seed", default=0, show_default=True, help="Generated clip i uses latent seed SEED+i.")
 @click.option("--batch", default=16, show_default=True, help="Clips per forward pass.")
 @click.option("--classifier", type=click.Path(path_type=Path), help="Offline classifier for IS/FID.")
