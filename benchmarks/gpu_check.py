@@ -118,8 +118,8 @@ def fvd_rows(batch: int, clips: int) -> list[dict]:
     return rows
 
 
-def torchrun_check(timeout: float) -> str:
-    """A 1-process ``torchrun`` of ``provgan train`` on the nccl backend; 'ok (...)' or what failed."""
+def torchrun_check(timeout: float, device: str = "cuda", precision: str = "bf16", kimg: float = 0.2) -> str:
+    """A 1-process ``torchrun`` of ``provgan train`` (nccl on CUDA; the tests run it on the CPU, gloo)."""
     with tempfile.TemporaryDirectory(prefix="provgan-gpu-check-") as tmp:
         store, run = Path(tmp) / "store", Path(tmp) / "run"
         from provgan.data.prepare import prepare_builtin
@@ -127,7 +127,7 @@ def torchrun_check(timeout: float) -> str:
         prepare_builtin("moving-digits", store, "tiny", num_clips=64, seed=0)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", "--master_port", "29533",
                "-m", "provgan", "train", "--config", "tiny", "--data", str(store), "--out", str(run),
-               "--device", "cuda", "--precision", "bf16", "--kimg", "0.2", "--quiet"]
+               "--device", device, "--precision", precision, "--kimg", str(kimg), "--quiet"]
         start = time.perf_counter()
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -138,8 +138,8 @@ def torchrun_check(timeout: float) -> str:
         if done.returncode != 0 or not ckpts:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             return f"failed (rc {done.returncode}): {tail[:160]}"
-        # provgan.train.distributed picks nccl whenever the device is CUDA
-        return f"ok: nccl, 0.2 kimg in {seconds:.0f} s, wrote {ckpts[-1].name}"
+        # provgan.train.distributed picks nccl whenever the device is CUDA, gloo otherwise
+        return f"ok: {'nccl' if device.startswith('cuda') else 'gloo'}, {kimg:g} kimg in {seconds:.0f} s, wrote {ckpts[-1].name}"
 
 
 def main() -> None:

@@ -30,3 +30,13 @@ def test_level_rows_measure_every_level_of_a_preset_on_cpu(monkeypatch):
         assert r["s_step"] > 0 and r["clips_s"] == pytest.approx(r["batch"] / r["s_step"])
         assert r["level_hours"] > 0
     assert gpu_check.level_rows("tiny", 1, time.monotonic() - 1, torch.device("cpu"))[0]["note"].startswith("skipped")
+
+
+def test_torchrun_check_trains_and_reports(monkeypatch):
+    """The torchrun part on the CPU (gloo): the same command line the GPU run uses, with device cpu."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("PYTHONPATH", str(BENCH.parent / "src"))
+    import gpu_check
+
+    result = gpu_check.torchrun_check(300, device="cpu", precision="fp32", kimg=0.04)
+    assert result.startswith("ok: gloo"), result
