@@ -135,6 +135,8 @@ def test_mean_clip_file(tmp_path):
     path = tmp_path / "mean2.npz"
     np.savez(path, mean=np.ones((3, 16, 128, 171), np.float32))
     assert load_mean_clip(path).shape == (3, 16, 128, 171)
+    np.savez(path, mean=np.arange(3 * 16 * 128 * 171, dtype=np.float32).reshape(1, 3, 16, 128, 171))
+    torch.testing.assert_close(load_mean_clip(path)[2, 15, 127, 170], torch.tensor(3 * 16 * 128 * 171 - 1.0))
     np.savez(path, mean=np.ones((3, 16, 112, 112), np.float32))
     with pytest.raises(ProvganError, match="expected"):
         load_mean_clip(path)

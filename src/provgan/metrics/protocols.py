@@ -267,7 +267,11 @@ def card(protocol: Protocol, weights: str | Path | None, *, precision: str, num_
 
 
 def load_mean_clip(path: str | Path) -> torch.Tensor:
-    """``mean2.npz`` (TGAN's release v1.0.0): the BGR mean clip (3, 16, 128, 171) as float32."""
+    """``mean2.npz`` (TGAN's release v1.0.0): the BGR mean clip (3, 16, 128, 171) as float32.
+
+    The array under key ``mean`` (else the first) may carry extra unit axes (a Caffe blob); like
+    TGAN's ``calc_inception.py`` it is reshaped, after checking its size.
+    """
     path = Path(path)
     try:
         with np.load(path) as data:
@@ -277,8 +281,7 @@ def load_mean_clip(path: str | Path) -> torch.Tensor:
         raise ProvganError(f"{path}: mean clip file not found") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
         raise ProvganError(f"{path}: not a readable .npz ({type(exc).__name__}); pass TGAN's mean2.npz") from None
-    if array.ndim == 5 and array.shape[0] == 1:
-        array = array[0]
-    if array.shape != (3, 16, 128, 171):
+    if array.size != 3 * 16 * 128 * 171:
         raise ProvganError(f"{path}: mean clip has shape {array.shape}, expected (3, 16, 128, 171) as in mean2.npz")
+    array = array.reshape(3, 16, 128, 171)  # TGAN reshapes the stored blob the same way
     return torch.from_numpy(array)
