@@ -113,7 +113,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path):
 
 
 def test_folding_batch_norm_keeps_the_outputs():
-    """fold_for_inference (what the feature networks run) equals the unfolded network."""
+    """fold_for_inference and channels-last (what the feature networks run) equal the plain network."""
     import copy
 
     from provgan.metrics.i3d import I3D, SonnetBatchNorm, fold_for_inference
@@ -131,3 +131,11 @@ def test_folding_batch_norm_keeps_the_outputs():
         (a, pa), (b, pb) = model(x), folded(x)
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-4)
+    # and in channels_last_3d, as the feature network runs it
+    from provgan.metrics.features import inference_i3d
+
+    fast = inference_i3d(copy.deepcopy(model))
+    with torch.no_grad():
+        c, pc = fast(x.contiguous(memory_format=torch.channels_last_3d))
+    torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pc, pa, rtol=1e-4, atol=1e-4)

