@@ -23,7 +23,7 @@ import torch
 from provgan.config import config_from_dict
 from provgan.data.store import open_store
 from provgan.levels import level_reached
-from provgan.nn.generator import Generator
+from provgan.registry import build_generator
 from provgan.train.checkpoint import list_checkpoints, read_checkpoint
 from provgan.train.quality import QualityProbe
 
@@ -52,7 +52,7 @@ def main() -> None:
             continue
         if probe is None:
             probe = QualityProbe(cfg, open_store(args.data, shapes=cfg.model.plan), torch.device("cpu"))
-        g = Generator(cfg.model)
+        g = build_generator(cfg)
         g.load_state_dict(data["models"]["G_ema"])
         values = probe.measure(g, level, alpha)
         row = {"kimg": int(pos["nimg"]) / 1000, **{f"Metrics/{k}": v for k, v in values.items()},

@@ -10,7 +10,7 @@ def test_presets_load_and_validate():
     for name in preset_names():
         cfg = load_config(name)
         assert cfg.name == name
-        assert len(cfg.model.g_channels) == len(cfg.model.plan)
+        assert cfg.model.arch != "progressive" or len(cfg.model.g_channels) == len(cfg.model.plan)
 
 
 def test_thesis_plan_is_table_a1():

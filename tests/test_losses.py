@@ -117,3 +117,28 @@ def test_lazy_regularisation_scales_or_skips_the_double_backward_penalty(name, t
     skipped = get_loss(name).d(critic, reals, fakes, loss_cfg, reg_weight=0.0)
     assert term not in skipped.terms  # not computed at all, not merely weighted by 0
     assert skipped.terms["real"].item() == pytest.approx(outs[1.0].terms["real"].item(), rel=1e-5)
+
+
+def test_plain_wgan_has_no_penalty_and_no_drift():
+    cfg, d, _, reals, fakes = _setup()
+    critic = Critic(lambda x: d.features(x, 1, 1.0), d.score)
+    out = get_loss("wgan").d(critic, reals, fakes, LossConfig(name="wgan"), reg_weight=4.0)
+    real, fake = critic(reals), critic(fakes)
+    assert out.loss.item() == pytest.approx((fake - real).mean().item(), rel=1e-6)
+    assert set(out.terms) == {"real", "fake", "wdist"}
+    assert get_loss("wgan").g(critic, fakes, LossConfig()).loss.item() == pytest.approx(-fake.mean().item(), rel=1e-6)
+
+
+def test_a_patch_critic_is_scored_per_patch_then_averaged():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 1, 4, 4)  # (N, 3, 8, 8) -> (N, 1, 2, 2): four patch logits
+    critic = Critic(conv, lambda x: x)
+    reals, fakes = torch.randn(5, 3, 8, 8), torch.randn(5, 3, 8, 8)
+    r, f = conv(reals).flatten(1), conv(fakes).flatten(1)
+    out = get_loss("ns").d(critic, reals, fakes, LossConfig(name="ns"))
+    expected = (F.softplus(f).mean(1) + F.softplus(-r).mean(1)).mean()  # BCE per patch, as MoCoGAN's D_I
+    assert out.loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert out.loss.item() != pytest.approx((F.softplus(f.mean(1)) + F.softplus(-r.mean(1))).mean().item(), rel=1e-4)
+    g = get_loss("ns").g(critic, fakes, LossConfig(name="ns"))
+    assert g.loss.item() == pytest.approx(F.softplus(-f).mean().item(), rel=1e-6)
+    assert critic(reals).shape == (5,) and torch.allclose(critic(reals), r.mean(1))

@@ -45,3 +45,23 @@ def test_adam_reset_clears_moments():
     p.grad = torch.ones(3)
     opt.step()
     assert opt.state[p]["step"] == 1
+
+
+def test_make_optimizer_builds_adam_or_rmsprop_with_weight_decay():
+    import pytest
+
+    from provgan.optim import make_optimizer
+
+    p = [torch.nn.Parameter(torch.ones(3))]
+    adam = make_optimizer(p, "adam", 2e-4, (0.5, 0.999), weight_decay=1e-5)
+    assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.5, 0.999)
+    assert adam.param_groups[0]["weight_decay"] == 1e-5
+    rms = make_optimizer(p, "rmsprop", 5e-5, alpha=0.99, eps=1e-8)
+    assert isinstance(rms, torch.optim.RMSprop) and rms.param_groups[0]["alpha"] == 0.99
+    # one step equals the textbook RMSprop update lr * g / (sqrt(ms) + eps) with ms = (1 - alpha) g^2
+    p[0].grad = torch.full((3,), 2.0)
+    rms.step()
+    ms = 0.01 * 4.0
+    assert torch.allclose(p[0].detach(), torch.ones(3) - 5e-5 * 2.0 / (ms ** 0.5 + 1e-8))
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        make_optimizer(p, "sgd", 1e-3)

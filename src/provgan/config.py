@@ -25,15 +25,28 @@ from provgan.errors import ConfigError
 
 Shape = tuple[int, int, int]
 
-LOSS_NAMES = ("swgan", "swgan-eq53", "wgan-gp", "ns", "hinge")
+LOSS_NAMES = ("swgan", "swgan-eq53", "wgan-gp", "wgan", "ns", "hinge")
+ARCH_NAMES = ("progressive", "vgan", "tgan", "mocogan")
+OPTIMIZER_NAMES = ("adam", "rmsprop")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network shape: the level plan (T, H, W per level) and channels per level (Table A.1)."""
+    """Network shape: the level plan (T, H, W per level) and channels per level (Table A.1).
 
+    ``arch`` picks the networks (:mod:`provgan.registry`): the progressive G/D of the thesis, or one
+    of the baselines of Tables 8.1/8.2 (VGAN, TGAN, MoCoGAN; BASELINES.md), which train at the one
+    level of their plan. ``width`` multiplies a baseline's channel counts (latent sizes stay) and
+    ``options`` is the small option block of that baseline (its keys are checked by the baseline).
+    ``g_channels``/``d_channels``/``latent_dim``/``feature_dim``/``mbstd_group`` describe the
+    progressive networks only.
+    """
+
+    arch: str = "progressive"
+    width: float = 1.0
+    options: Mapping[str, Any] = field(default_factory=dict)
     plan: tuple[Shape, ...] = ((4, 4, 4), (8, 8, 8), (8, 16, 16), (8, 32, 32), (16, 64, 64),
                                (16, 128, 128), (32, 256, 256))
     g_channels: tuple[int, ...] = (128, 128, 128, 64, 32, 16, 8)
@@ -92,8 +105,16 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam settings (PGGAN: betas (0, 0.99), eps 1e-8) and the generator's EMA."""
+    """The progressive networks' optimizer (PGGAN: Adam, betas (0, 0.99), eps 1e-8) and G's EMA.
 
+    ``name`` is ``adam`` or ``rmsprop`` (``alpha`` is RMSprop's squared-gradient decay; betas are
+    Adam's); ``weight_decay`` is PyTorch's coupled L2. A baseline brings its own optimizers from its
+    original code (BASELINES.md §0), so these four keys apply to ``model.arch: progressive``.
+    """
+
+    name: str = "adam"
+    weight_decay: float = 0.0
+    alpha: float = 0.99
     beta1: float = 0.0
     beta2: float = 0.99
     eps: float = 1e-8
@@ -256,10 +277,26 @@ def validate(cfg: Config) -> Config:
 
     m = cfg.model
     validate_plan(m.plan)
-    if len(m.g_channels) != len(m.plan):
+    if m.arch not in ARCH_NAMES:
+        raise ConfigError(f"model.arch '{m.arch}' is not one of {', '.join(ARCH_NAMES)}{_closest(m.arch, ARCH_NAMES)}")
+    if not m.width > 0:
+        raise ConfigError(f"model.width must be > 0, got {m.width}")
+    if m.arch != "progressive":
+        _validate_baseline(cfg)
+        if m.conditional:
+            raise ConfigError(f"model.conditional is for model.arch progressive; the {m.arch} baseline is unconditional")
+    elif m.options:
+        raise ConfigError(f"model.options ({', '.join(map(str, m.options))}) is for the baselines; "
+                          f"model.arch progressive takes none")
+    o = cfg.optim
+    if o.name not in OPTIMIZER_NAMES:
+        raise ConfigError(f"optim.name '{o.name}' is not one of {', '.join(OPTIMIZER_NAMES)}")
+    if o.weight_decay < 0 or not 0 <= o.alpha < 1:
+        raise ConfigError("optim.weight_decay must be >= 0 and optim.alpha in [0, 1)")
+    if m.arch == "progressive" and len(m.g_channels) != len(m.plan):
         raise ConfigError(f"model.g_channels has {len(m.g_channels)} entries but model.plan has "
                           f"{len(m.plan)} levels: give one channel count per level")
-    if m.d_channels and len(m.d_channels) != len(m.plan):
+    if m.arch == "progressive" and m.d_channels and len(m.d_channels) != len(m.plan):
         raise ConfigError(f"model.d_channels has {len(m.d_channels)} entries but model.plan has "
                           f"{len(m.plan)} levels (leave it empty to mirror g_channels)")
     for name, value in (("latent_dim", m.latent_dim), ("feature_dim", m.feature_dim),
@@ -306,14 +343,36 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _validate_baseline(cfg: Config) -> None:
+    """A baseline trains at one store level with its own loss and no growth (BASELINES.md §5.2)."""
+    m = cfg.model
+    if len(m.plan) != 1:
+        raise ConfigError(f"model.arch {m.arch} trains at one clip shape: model.plan must hold one level, "
+                          f"got {len(m.plan)}")
+    if cfg.loss.name not in ("ns", "wgan"):
+        raise ConfigError(f"model.arch {m.arch} trains with loss.name ns or wgan, got {cfg.loss.name}")
+
+
 # ---------------------------------------------------------------------------------------------
 # presets, files and overrides
 
 
+# the progressive presets, and the baselines' (provgan/baselines/presets: vgan, tgan-digits, ...)
+PRESET_FOLDERS = ("configs", "baselines/presets")
+
+
+def _preset_files() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for sub in PRESET_FOLDERS:
+        folder = resources.files("provgan").joinpath(*sub.split("/"))
+        if folder.is_dir():
+            found |= {p.name[:-5]: p for p in folder.iterdir() if p.name.endswith(".yaml") and p.name[:-5] not in found}
+    return found
+
+
 def preset_names() -> list[str]:
     """Names of the YAML presets shipped with the package."""
-    folder = resources.files("provgan") / "configs"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(_preset_files())
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -380,7 +439,7 @@ def _load_raw(name_or_path: str) -> dict[str, Any]:
         if name_or_path not in names:
             raise ConfigError(f"unknown preset '{name_or_path}'{_closest(name_or_path, names)}; "
                               f"presets: {', '.join(names)}")
-        text = (resources.files("provgan") / "configs" / f"{name_or_path}.yaml").read_text()
+        text = _preset_files()[name_or_path].read_text()
         data = _read_yaml(text, f"preset {name_or_path}")
         data.setdefault("name", name_or_path)
     base = data.pop("base", None)

@@ -29,7 +29,7 @@ def _progress_bar(total: int, batch: int, desc: str):
 
 def _load(checkpoint: Path, device: str):
     from provgan.sampling import resolve_device
-    from provgan.train.checkpoint import load_sampler
+    from provgan.registry import load_sampler
 
     return load_sampler(checkpoint, resolve_device(device))
 

@@ -11,7 +11,10 @@ scalar to minimise and its named terms for logging. Losses never step an optimiz
   yhat = (1 - t') E(real) + t' E(fake), and h(o) = relu(o) + 0.2 relu(-o). G minimises f(E(fake)).
 * ``swgan-eq53``: the thesis' eq. 5.3 itself: lambda1 E ||J_E(xhat)||_F^2 (one-backward estimate with a
   Gaussian probe v: E_v ||J^T v||^2 = ||J||_F^2) + lambda2 E (||grad_y f(yhat)|| - k)^2.
-* ``ns`` (non-saturating logistic, optional R1) and ``hinge``, used by the baselines.
+* ``wgan`` (Arjovsky et al. 2017; TGAN's loss, BASELINES.md §2.3): D: D(fake) - D(real), G: -D(fake),
+  no penalty and no drift (TGAN constrains D by singular value clipping after its step instead).
+* ``ns`` (non-saturating logistic, optional R1) and ``hinge``, used by the baselines. For a patch
+  critic (N, P) the softplus/relu acts per patch and the patches are averaged, as MoCoGAN's BCE does.
 
 Lazy regularisation (StyleGAN2, Karras et al. 2020, §B): every D loss takes ``reg_weight``, the factor
 on its input-gradient penalty, the one term that needs a double backward through D (``gp``, ``jac``,
@@ -43,8 +46,13 @@ class Critic:
     head: Callable[[Tensor], Tensor]
     sliced: SlicedHead | None = None
 
+    def patches(self, x: Tensor) -> Tensor:
+        """(N, P) scores: P = 1 for a scalar critic, one per patch for a patch critic (MoCoGAN's D_I)."""
+        return self.head(self.features(x)).float().reshape(x.shape[0], -1)
+
     def __call__(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).float().reshape(x.shape[0])
+        """(N,) scores: a patch critic's mean over its patches (exact for P = 1)."""
+        return self.patches(x).mean(dim=1)
 
 
 @dataclass
@@ -105,6 +113,13 @@ def wgan_gp_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
 def wgan_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
     fake = critic(fakes)
     return _out(-fake, fake=fake)
+
+
+def wgan_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
+           shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
+    """Plain WGAN: no gradient penalty and no drift, so no double backward at any ``reg_weight``."""
+    real, fake = critic(reals), critic(fakes)
+    return _out(fake - real, real=real, fake=fake, wdist=real - fake)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,21 +224,21 @@ def _with_r1(total: Tensor, terms: dict[str, Tensor], critic: Critic, reals: Ten
 
 def ns_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
          shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
-    real, fake = critic(reals), critic(fakes)
-    total = F.softplus(fake) + F.softplus(-real)
-    return _with_r1(total, dict(real=real, fake=fake), critic, reals, cfg, reg_weight)
+    real, fake = critic.patches(reals), critic.patches(fakes)
+    total = F.softplus(fake).mean(dim=1) + F.softplus(-real).mean(dim=1)
+    return _with_r1(total, dict(real=real.mean(dim=1), fake=fake.mean(dim=1)), critic, reals, cfg, reg_weight)
 
 
 def ns_g(critic: Critic, fakes: Tensor, cfg: LossConfig) -> LossOut:
-    fake = critic(fakes)
-    return _out(F.softplus(-fake), fake=fake)
+    fake = critic.patches(fakes)
+    return _out(F.softplus(-fake).mean(dim=1), fake=fake.mean(dim=1))
 
 
 def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
             shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
-    real, fake = critic(reals), critic(fakes)
-    total = F.relu(1.0 - real) + F.relu(1.0 + fake)
-    return _with_r1(total, dict(real=real, fake=fake), critic, reals, cfg, reg_weight)
+    real, fake = critic.patches(reals), critic.patches(fakes)
+    total = F.relu(1.0 - real).mean(dim=1) + F.relu(1.0 + fake).mean(dim=1)
+    return _with_r1(total, dict(real=real.mean(dim=1), fake=fake.mean(dim=1)), critic, reals, cfg, reg_weight)
 
 
 @dataclass(frozen=True)
@@ -235,6 +250,7 @@ class LossPair:
 
 LOSSES: dict[str, LossPair] = {
     "wgan-gp": LossPair(wgan_gp_d, wgan_g, sliced=False),
+    "wgan": LossPair(wgan_d, wgan_g, sliced=False),
     "swgan": LossPair(swgan_d, swgan_g, sliced=True),
     "swgan-eq53": LossPair(swgan_eq53_d, swgan_g, sliced=True),
     "ns": LossPair(ns_d, ns_g, sliced=False),

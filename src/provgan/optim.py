@@ -1,4 +1,4 @@
-"""Optimisation on the Stiefel manifold for the SWGAN projection matrix Theta, and Adam helpers.
+"""Optimisation on the Stiefel manifold for the SWGAN projection matrix Theta, and optimizer helpers.
 
 Theta must stay orthonormal (thesis ch. 5: the slices are orthogonal projections). Each step:
 1. project the Euclidean gradient G onto the tangent space at W: ``G - W sym(W^T G)``;
@@ -29,6 +29,19 @@ def qr_retract(w: torch.Tensor) -> torch.Tensor:
 def make_adam(params, lr: float, beta1: float, beta2: float, eps: float) -> torch.optim.Adam:
     """Adam with float betas (torch 2.13 rejects ``betas=(0, 0.99)`` with an int 0)."""
     return torch.optim.Adam(params, lr=lr, betas=(float(beta1), float(beta2)), eps=float(eps))
+
+
+def make_optimizer(params, name: str, lr: float, betas: tuple[float, float] = (0.0, 0.99), eps: float = 1e-8,
+                   weight_decay: float = 0.0, alpha: float = 0.99) -> torch.optim.Optimizer:
+    """Adam (PGGAN, VGAN, MoCoGAN) or RMSprop (TGAN: Chainer's RMSprop equals torch's with alpha 0.99,
+    eps 1e-8; BASELINES.md §2.3). ``weight_decay`` is coupled L2, as MoCoGAN's Adam uses it."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])), eps=float(eps),
+                                weight_decay=float(weight_decay))
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=float(alpha), eps=float(eps),
+                                   weight_decay=float(weight_decay))
+    raise ValueError(f"unknown optimizer '{name}'; choose adam or rmsprop")
 
 
 def stiefel_step(optimizer: torch.optim.Optimizer, theta: torch.nn.Parameter) -> None:

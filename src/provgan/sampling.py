@@ -23,7 +23,7 @@ import torch
 from provgan.data.video_io import write_video
 from provgan.errors import ProvganError
 from provgan.interpolation import chain_latents
-from provgan.train.checkpoint import TrainedGenerator
+from provgan.registry import TrainedGenerator
 from provgan.video_grid import grid_frames, to_uint8, viewing_upscale
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ import torch
 from provgan.config import Config, load_config
 from provgan.levels import level_timeline, position_at
 from provgan.nn import Discriminator, Generator
+from provgan.nn.layers import EqualizedConv3d, EqualizedLinear
 
 
 def _shape(s) -> str:
@@ -19,7 +20,7 @@ def layer_rows(module: torch.nn.Module, run) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
     hooks = []
     for name, m in module.named_modules():
-        if m.__class__.__name__ in ("EqualizedConv3d", "EqualizedLinear"):
+        if isinstance(m, (EqualizedConv3d, EqualizedLinear)):
             def hook(mod, inp, out, name=name):
                 rows.append((name, _shape(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
             hooks.append(m.register_forward_hook(hook))
@@ -31,8 +32,37 @@ def layer_rows(module: torch.nn.Module, run) -> list[tuple[str, str, int]]:
     return rows
 
 
+def baseline_table(cfg: Config) -> str:
+    """`provgan info` of a baseline (model.arch vgan | tgan | mocogan): its one clip shape, latent,
+    parameters of G and of each critic with the view, batch and optimizer each trains with."""
+    from provgan.registry import build_parts
+
+    parts = build_parts(cfg)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    shape = cfg.model.plan[0]
+    lines = [f"config: {cfg.name}    arch: {cfg.model.arch}    width: {cfg.model.width:g}    loss: {parts.loss}    "
+             f"latent: {parts.generator.latent_dim}",
+             f"clip: {_shape(shape)} ({cfg.model.image_channels} channels), one level (no growth, no fade)", "",
+             f"{'network':<10}{'params':>12}  {'view':<6}{'batch':>6}  optimizer"]
+    g = parts.g_optimizer
+    lines.append(f"{'G':<10}{count(parts.generator):>12,}  {'':<6}{'':>6}  {g.name} lr {g.lr:g}"
+                 + (f" weight_decay {g.weight_decay:g}" if g.weight_decay else ""))
+    for name, part in parts.critics.items():
+        o = part.optimizer
+        lines.append(f"{name:<10}{count(part.module):>12,}  {part.view:<6}{part.batch or 'run':>6}  {o.name} lr {o.lr:g}"
+                     + (f" weight_decay {o.weight_decay:g}" if o.weight_decay else "")
+                     + ("  + post-step constraint" if part.constraint is not None else ""))
+    if parts.g_extra is not None:
+        lines.append("G loss: + an extra term from G's forward (VGAN's mask sparsity)")
+    lines += ["", f"Schedule: {cfg.schedule.total_kimg:g} kimg at minibatch "
+                  f"{position_at(0, cfg.model.plan, cfg.schedule).minibatch}"]
+    return "\n".join(lines)
+
+
 def info_table(cfg: Config) -> str:
     """The text `provgan info` prints: layers per network at the top level, totals, schedule."""
+    if cfg.model.arch != "progressive":
+        return baseline_table(cfg)
     with torch.device("meta"):
         g = Generator(cfg.model)
         d = Discriminator(cfg.model, score_head=cfg.loss.name not in ("swgan", "swgan-eq53"))
@@ -75,7 +105,7 @@ def info(config_name: str, overrides: tuple[str, ...]) -> None:
 
     \b
     Example:
-      provgan info --config thesis-256        # generator total 3,710,155 (Table A.1)
+      provgan info --config thesis-256        # generator total 3,702,091 (Table A.1)
       provgan info --config tiny loss.name=wgan-gp
     """
     click.echo(info_table(load_config(config_name, overrides)))

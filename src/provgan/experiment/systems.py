@@ -2,9 +2,8 @@
 
 A system is how to build a run from provgan's own config: a base preset, config overrides on top of
 it, the architecture the preset must build, and the clip shape it is scored at (``None``: the top
-level of its own plan). The two progressive systems run today; the baselines (VGAN, TGAN, MoCoGAN;
-BASELINES.md) run as soon as their presets and ``model.arch`` exist, with no change here: until then
-asking for one is one clear error line.
+level of its own plan). The baselines (VGAN, TGAN, MoCoGAN; BASELINES.md) are ``model.arch`` of the
+model registry (:mod:`provgan.registry`) with their presets in ``provgan/baselines/presets``.
 
 Every run of an experiment gets the same budget of clips shown (kimg). A progressive preset's
 schedule is scaled to that budget keeping its proportions (:func:`fit_budget`), so every run ends at
@@ -104,7 +103,7 @@ def run_config(system: System, overrides: Sequence[str], kimg: float, seed: int)
         cfg = fit_budget(cfg, kimg)
     except ConfigError as exc:
         raise ConfigError(f"system {system.name}: {exc}") from None
-    arch = getattr(cfg.model, "arch", "progressive")
+    arch = cfg.model.arch
     if arch != system.arch:
         raise ConfigError(f"system {system.name}: preset '{system.preset}' builds model.arch {arch}, "
                           f"not {system.arch}")

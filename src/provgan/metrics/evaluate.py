@@ -265,7 +265,7 @@ def _scores(cat: dict, swd_sets, opts: EvalOptions) -> dict[str, float]:
 
 def metrics_path(tg) -> Path:
     """``metrics-<kimg>.json`` beside the checkpoint (same kimg numbering as ``ckpt-<kimg>.pt``)."""
-    from provgan.train.checkpoint import kimg_tag
+    from provgan.checkpoints import kimg_tag
 
     return Path(tg.path).parent / f"metrics-{kimg_tag(round(tg.kimg * 1000))}.json"
 
@@ -291,7 +291,7 @@ class Evaluation:
 def load_evaluation(checkpoint: str | Path, data: str | Path, opts: EvalOptions) -> Evaluation:
     """Load and check everything before any sampling: checkpoint, store level, clip count, networks."""
     from provgan.data.store import open_store
-    from provgan.train.checkpoint import load_sampler
+    from provgan.registry import load_sampler
 
     tg = load_sampler(checkpoint)
     store = open_store(data, shapes=[tg.clip_shape])

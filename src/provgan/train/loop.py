@@ -96,6 +96,9 @@ class Trainer:
             raise ProvganError(f"{data} holds {self.store.channels}-channel clips but model.image_channels is "
                                f"{cfg.model.image_channels}")
         self.sampler = ClipSampler(self.store, seed=cfg.run.seed, mirror=cfg.data.mirror)
+        if ctx.shard.world > 1 and cfg.model.arch != "progressive":
+            raise ProvganError(f"model.arch {cfg.model.arch} trains in one process only (its BatchNorm statistics and "
+                               f"TGAN's gamma clip are per process); run it without torchrun")
         self.models = build_models(cfg, ctx.device)
         self.memory_format = torch.channels_last_3d if cfg.run.channels_last else torch.contiguous_format
         for module in self.models.modules().values():
@@ -105,7 +108,7 @@ class Trainer:
         first = position_at(0, cfg.model.plan, cfg.schedule)
         self.opts = build_optimizers(self.models, cfg, first.lr)
         self.progress = Progress(last=_pos_dict(first))
-        self.latents = fixed_latents(cfg.run.sample_grid[0] * cfg.run.sample_grid[1], cfg.model.latent_dim,
+        self.latents = fixed_latents(cfg.run.sample_grid[0] * cfg.run.sample_grid[1], self.models.generator.latent_dim,
                                      cfg.run.seed)
         self.stats = StatsWriter(run_dir if ctx.is_main else None)
         self.quality = None
@@ -133,10 +136,14 @@ class Trainer:
         if diff:
             raise ProvganError(f"{source} was trained with a different architecture ({', '.join(diff)} differ); "
                                f"resume with the config saved in {self.run_dir / 'config.yaml'} or use a new --out")
-        for k, m in self.models.modules().items():
-            m.load_state_dict(data["models"][k])
-        for k, o in self.opts.all().items():
-            o.load_state_dict(data["optimizers"][k])
+        try:
+            for k, m in self.models.modules().items():
+                m.load_state_dict(data["models"][k])
+            for k, o in self.opts.all().items():
+                o.load_state_dict(data["optimizers"][k])
+        except (KeyError, RuntimeError, ValueError) as exc:  # e.g. a checkpoint of an older network layout
+            raise ProvganError(f"{source} does not fit the networks of its config "
+                               f"({str(exc).splitlines()[0][:160]}); start a new run with --out") from None
         set_rng_state(data["rng"])
         self.sampler.load_state_dict(data["sampler"])
         p = data["position"]
@@ -173,20 +180,40 @@ class Trainer:
             for opt in self.opts.all().values():
                 reset_adam_state(opt)
         for name, opt in self.opts.all().items():
+            if self.opts.own_lr:  # a baseline: each optimizer keeps its original lr (rollback still halves it)
+                set_lr(opt, self.opts.own_lr[name] * self.progress.lr_scale)
+                continue
             mult = 1.0 if name == "G" else self.cfg.optim.d_lr_mult  # D and the sliced head
             set_lr(opt, pos.lr * self.progress.lr_scale * mult)
-        shard = self.ctx.shard
-        clips, labels = self.sampler.next(self.cfg.model.plan[pos.level], pos.minibatch)
-        reals = shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        classes = None
-        if self.classes is not None:
-            classes = shard.take(torch.from_numpy(self.classes.index(labels.numpy()))).to(self.ctx.device)
-        terms = train_step(self.models, self.opts, reals, pos, self.cfg, shard, self.precision,
+        reals, classes = self.real_batches(pos)
+        terms = train_step(self.models, self.opts, reals, pos, self.cfg, self.ctx.shard, self.precision,
                            self.progress.step, classes)
         self.progress.nimg += pos.minibatch
         self.progress.step += 1
         self.progress.last = _pos_dict(pos)
         return terms
+
+    def real_batches(self, pos: Position) -> tuple[torch.Tensor | dict[str, torch.Tensor], torch.Tensor | None]:
+        """The step's real clips and, for a conditional model, their classes: one minibatch draw for
+        the first critic (the whole step of a one-critic model), and one more draw per further critic,
+        of its own batch (MoCoGAN's D_I takes its frames from a draw of its own, BASELINES.md §5.4).
+        ``nimg`` counts the minibatch only."""
+        shape, shard = self.cfg.model.plan[pos.level], self.ctx.shard
+
+        def draw(batch: int):
+            clips, labels = self.sampler.next(shape, batch)
+            return shard.take(clips).to(self.ctx.device, non_blocking=True).contiguous(
+                memory_format=self.memory_format), labels
+
+        names = list(self.models.critics)
+        reals, labels = draw(self.models.critics[names[0]].batch or pos.minibatch)
+        classes = None
+        if self.classes is not None:
+            classes = shard.take(torch.from_numpy(self.classes.index(labels.numpy()))).to(self.ctx.device)
+        if len(names) == 1:
+            return reals, classes
+        rest = {n: draw(self.models.critics[n].batch or pos.minibatch)[0] for n in names[1:]}
+        return {names[0]: reals} | rest, classes
 
     def check_finite(self, terms: dict[str, torch.Tensor]) -> None:
         totals = {k: v for k, v in terms.items() if k.endswith("/total")}

@@ -128,7 +128,7 @@ class QualityProbe:
     def measure(self, generator: torch.nn.Module, level: int, alpha: float) -> dict[str, float]:
         """``{name: value}`` for G at (level, alpha), names without the ``Metrics/`` prefix."""
         real = self._real_level(level)
-        latent_dim = self.cfg.model.latent_dim
+        latent_dim = generator.latent_dim
         fake_swd = DescriptorSet(self.swd_opts, 1)
         outs, fvd = [], []
 

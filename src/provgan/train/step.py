@@ -1,4 +1,7 @@
-"""One training step: D (and the SWGAN head) then G, and the EMA update. No I/O, no schedule logic.
+"""One training step: every critic (and the SWGAN head) then G, and the EMA update. No I/O, no
+schedule logic. The critics are a named set (:mod:`provgan.train.models`); the progressive model is
+the one critic ``D`` seeing whole clips, and that case is the step of before the set existed
+(tests/train/test_critic_regression.py).
 
 Under several processes every rank draws the global batch's random numbers and keeps its strided
 share (:mod:`provgan.shard`); gradients averaged over ranks then equal the one-process gradients up
@@ -14,6 +17,7 @@ import torch.distributed as dist
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
 from provgan.losses import get_loss
+from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
 from provgan.train.models import GanModels, GanOptimizers
@@ -60,60 +64,113 @@ def reg_weight(cfg: Config, d_step_index: int) -> float:
     return float(k) if d_step_index % k == 0 else 0.0
 
 
-def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-           shard: Shard, precision: str, d_step_index: int = 0,
-           labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """One update of D (and the sliced head, on the Stiefel manifold) on a batch of real clips.
+def _generate(models: GanModels, z: torch.Tensor, pos: Position, labels: torch.Tensor | None) -> torch.Tensor:
+    """G(z) at the position; a conditional (progressive) G also gets the labels."""
+    if labels is None:
+        return models.generator(z, pos.level, pos.alpha)
+    return models.generator(z, pos.level, pos.alpha, labels)
+
+
+def _viewed_fakes(models: GanModels, view: str, z: torch.Tensor, pos: Position,
+                  labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """What a critic of ``view`` sees of G(z), and G's aux outputs (VGAN's mask) when the G loss
+    uses them. The ``frame`` view of a generator that can decode single frames (MoCoGAN) decodes
+    only those (:func:`~provgan.baselines.common.fake_view`)."""
+    if models.g_extra is not None and hasattr(models.generator, "forward_with_aux"):
+        clips, aux = models.generator.forward_with_aux(z, pos.level, pos.alpha)
+        return take_view(view, clips), aux
+    if labels is not None:
+        return take_view(view, _generate(models, z, pos, labels)), {}
+    return fake_view(view, models.generator, z, pos.level, pos.alpha), {}
+
+
+def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.Tensor, pos: Position,
+                cfg: Config, shard: Shard, precision: str, d_step_index: int = 0,
+                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of critic ``name`` (and, for the progressive D, the sliced head on the Stiefel
+    manifold) on a batch of real clips, then its post-step constraint with the D step count.
 
     Conditional: ``labels`` are the reals' classes, and the fakes are drawn for the same classes, so
     real and fake halves of the batch (and their interpolates) are scored under the same labels.
     """
+    part = models.critics[name]
     device = reals.device
-    pair = get_loss(cfg.loss.name)
+    pair = get_loss(models.loss)
     global_batch = reals.shape[0] * shard.world
-    z = draw_latents(global_batch, cfg.model.latent_dim, shard, device)
+    z = draw_latents(global_batch, models.generator.latent_dim, shard, device)
     if pos.fading and pos.level > 0:
         reals = fade_reals(reals, models.generator.blocks[pos.level].factor, pos.alpha)
-    params = list(models.discriminator.parameters())
-    if models.head is not None:
-        params += list(models.head.parameters())
-    for opt in (opts.d, opts.head):
+    head = models.head if name == "D" else None
+    head_opt = opts.head if head is not None else None
+    params = list(part.module.parameters()) + (list(head.parameters()) if head is not None else [])
+    for opt in (opts.by_name[name], head_opt):
         if opt is not None:
             opt.zero_grad(set_to_none=True)
     with autocast(device, precision):
         with torch.no_grad():
-            fakes = models.generator(z, pos.level, pos.alpha, labels)
-        out = pair.d(models.critic(pos.level, pos.alpha, labels), reals, fakes, cfg.loss, shard=shard,
-                     reg_weight=reg_weight(cfg, d_step_index))
+            fakes = take_view(part.view, _generate(models, z, pos, labels)) if labels is not None else \
+                fake_view(part.view, models.generator, z, pos.level, pos.alpha)
+        out = pair.d(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, reals),
+                     fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
-    opts.d.step()
-    if opts.head is not None and models.head is not None:
-        stiefel_step(opts.head, models.head.theta)
-    return {f"Loss/D/{k}": v for k, v in out.terms.items()} | {"Loss/D/total": out.loss.detach()}
+    opts.by_name[name].step()
+    if head_opt is not None and head is not None:
+        stiefel_step(head_opt, head.theta)
+    if part.constraint is not None:
+        with torch.no_grad():
+            part.constraint(part.module, d_step_index)
+    prefix = f"Loss/{name}"  # Loss/D for the progressive critic, as the logs have always named it
+    return {f"{prefix}/{k}": v for k, v in out.terms.items()} | {f"{prefix}/total": out.loss.detach()}
+
+
+def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
+           shard: Shard, precision: str, d_step_index: int = 0,
+           labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of the progressive critic ``D`` (kept for callers of the one-critic step)."""
+    return critic_step(models, opts, "D", reals, pos, cfg, shard, precision, d_step_index, labels)
 
 
 def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Position, cfg: Config,
            shard: Shard, precision: str, device: torch.device) -> dict[str, torch.Tensor]:
-    """One update of G against the current critic."""
-    pair = get_loss(cfg.loss.name)
-    z = draw_latents(global_batch, cfg.model.latent_dim, shard, device)
-    labels = draw_labels(global_batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
+    """One update of G against every critic: the sum of each critic's G loss on its own fresh fakes
+    (MoCoGAN's L_G = BCE(D_I) + BCE(D_V), §3.3), plus the generator's extra term when it has one
+    (VGAN's 0.1 mean(m), §1.3; averaged over the G forwards of the step)."""
+    pair = get_loss(models.loss)
     opts.g.zero_grad(set_to_none=True)
-    critic_params = [p for m in (models.discriminator, models.head) if m is not None for p in m.parameters()]
+    critic_params = models.critic_parameters()
     for p in critic_params:
         p.requires_grad_(False)
+    terms: dict[str, torch.Tensor] = {}
+    single = len(models.critics) == 1
     try:
         with autocast(device, precision):
-            fakes = models.generator(z, pos.level, pos.alpha, labels)
-            out = pair.g(models.critic(pos.level, pos.alpha, labels), fakes, cfg.loss)
-        out.loss.backward()
+            total = None
+            extras = []
+            for name, part in models.critics.items():
+                batch = global_batch if part.batch is None else part.batch
+                z = draw_latents(batch, models.generator.latent_dim, shard, device)
+                labels = draw_labels(batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
+                fakes, aux = _viewed_fakes(models, part.view, z, pos, labels)
+                out = pair.g(models.critic(name, pos.level, pos.alpha, labels), fakes, cfg.loss)
+                total = out.loss if total is None else total + out.loss
+                where = "Loss/G" if single else f"Loss/G/{name}"
+                terms |= {f"{where}/{k}": v for k, v in out.terms.items()}
+                if not single:
+                    terms[f"{where}/loss"] = out.loss.detach()
+                if models.g_extra is not None:
+                    extras.append(models.g_extra(aux))
+            if extras:
+                extra = torch.stack([e.float() for e in extras]).mean()
+                total = total + extra
+                terms["Loss/G/extra"] = extra.detach()
+        total.backward()
     finally:
         for p in critic_params:
             p.requires_grad_(True)
     _all_reduce_grads(list(models.generator.parameters()), shard)
     opts.g.step()
-    return {f"Loss/G/{k}": v for k, v in out.terms.items()} | {"Loss/G/total": out.loss.detach()}
+    return terms | {"Loss/G/total": total.detach()}
 
 
 def ema_beta(cfg: Config, step: int, batch: int) -> float:
@@ -137,19 +194,28 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
         b_ema.copy_(b)
 
 
-def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
-               shard: Shard, precision: str, step: int,
+def train_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor | dict[str, torch.Tensor],
+               pos: Position, cfg: Config, shard: Shard, precision: str, step: int,
                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """n_critic D steps on ``reals`` (split evenly) then one G step and the EMA update.
+    """n_critic rounds of critic steps, then one G step and the EMA update.
 
-    ``labels``: the reals' classes, for a conditional model (``model.conditional``) only.
+    ``reals`` is one batch of clips for every critic, or a dict of one batch per critic (critics with
+    their own batch, MoCoGAN's D_I and D_V). Each critic's batch is split evenly over the rounds; in a
+    round the critics step in their order, each on fresh fakes. The G batch is the first critic's.
+    ``labels``: the reals' classes, for a conditional (progressive, one-critic) model only.
     """
     if cfg.model.conditional and labels is None:
         raise ValueError("a conditional model trains on labelled clips: pass the reals' labels")
+    batches = reals if isinstance(reals, dict) else {name: reals for name in models.critics}
     terms: dict[str, torch.Tensor] = {}
-    label_chunks = labels.chunk(cfg.optim.n_critic) if labels is not None else [None] * cfg.optim.n_critic
-    for i, (chunk, y) in enumerate(zip(reals.chunk(cfg.optim.n_critic), label_chunks)):
-        terms |= d_step(models, opts, chunk, pos, cfg, shard, precision, step * cfg.optim.n_critic + i, y)
-    terms |= g_step(models, opts, reals.shape[0] * shard.world, pos, cfg, shard, precision, reals.device)
-    ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, reals.shape[0] * shard.world))
+    n = cfg.optim.n_critic
+    chunks = {name: batches[name].chunk(n) for name in models.critics}
+    label_chunks = labels.chunk(n) if labels is not None else [None] * n
+    for i in range(n):
+        for name in models.critics:
+            terms |= critic_step(models, opts, name, chunks[name][i], pos, cfg, shard, precision, step * n + i,
+                                 label_chunks[i])
+    first = batches[next(iter(models.critics))]
+    terms |= g_step(models, opts, first.shape[0] * shard.world, pos, cfg, shard, precision, first.device)
+    ema_update(models.generator_ema, models.generator, ema_beta(cfg, step, first.shape[0] * shard.world))
     return terms
