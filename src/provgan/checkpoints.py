@@ -4,7 +4,9 @@ A checkpoint is one ``torch.save`` of plain containers and tensors: every networ
 every optimizer's state, the RNG states (torch CPU/CUDA, NumPy, Python), the data sampler's
 position, the schedule position (nimg, step, level, alpha), and the resolved config as a plain dict.
 It is written to a temporary file, flushed and fsynced, then renamed over ``ckpt-<kimg>.pt`` and the
-folder fsynced, so a kill at any moment leaves the previous checkpoint intact. Loading uses
+folder fsynced (:func:`provgan.atomic.atomic_torch_save`), so a kill at any moment leaves the previous
+checkpoint intact, and a full disk is one line naming the run folder, the space needed and the space
+free, with the temp file removed. Loading uses
 ``torch.load(..., weights_only=True)``: a tampered file cannot run code, it is refused with one line.
 
 The file format lives outside ``provgan.train`` so that reading a checkpoint (``generate``,
@@ -23,6 +25,7 @@ from typing import Any
 
 import torch
 
+from provgan.atomic import atomic_torch_save
 from provgan.errors import ProvganError
 
 log = logging.getLogger(__name__)
@@ -54,40 +57,13 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=_nimg_of)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temp file in the same folder, fsync, rename; a full disk is one clear error."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ProvganError(f"could not write checkpoint {path}: {exc.strerror or exc}; free disk space "
-                           f"or choose another --out, then resume with --resume auto") from None
-
-
 def save_checkpoint(payload: dict[str, Any], run_dir: Path, nimg: int, keep: int) -> Path:
     """Write ``payload`` as the checkpoint for ``nimg`` and delete all but the newest ``keep``."""
     path = run_dir / checkpoint_name(nimg)
     atomic_torch_save({"format": FORMAT, **payload}, path)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
-    for stale in run_dir.glob(".ckpt-*.pt.tmp-*"):
+    for stale in run_dir.glob(".ckpt-*.pt.tmp-*"):  # left by a killed process
         if not stale.name.endswith(f"-{os.getpid()}"):
             stale.unlink(missing_ok=True)
     return path

@@ -12,3 +12,8 @@ class ProvganError(Exception):
 
 class ConfigError(ProvganError):
     """A configuration value or key is invalid."""
+
+
+class DiskFullError(ProvganError):
+    """A write ran out of space (or hit a file-size limit); the message names the folder, the space the
+    file needed and the space that is free. The half-written file is gone and the previous one intact."""

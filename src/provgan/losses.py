@@ -173,7 +173,13 @@ def jacobian_frobenius_sq(features: Callable[[Tensor], Tensor], xhat: Tensor) ->
 
 def swgan_eq53_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
                  shard: Shard = SINGLE, reg_weight: float = 1.0) -> LossOut:
-    """Eq. 5.3: the feature interpolates yhat are detached so the second penalty constrains f alone."""
+    """Eq. 5.3 with the reference code's sign: D *minimises* f(E(real)) - f(E(fake)) + penalties.
+
+    Eq. 5.3 as printed is ``max_D E[D(X)] - E[D(G(Z))] + lambda1 ... + lambda2 ...``; maximising the
+    penalties cannot be meant, so the penalties are minimised, and the critic term keeps the sign
+    of ``swgan`` (real clips score low, G minimises f(E(fake))). The feature interpolates yhat are
+    detached so the second penalty constrains f alone.
+    """
     head = _sliced(critic)
     e_real, e_fake = critic.features(reals).float(), critic.features(fakes).float()
     f_real, f_fake = head(e_real), head(e_fake)

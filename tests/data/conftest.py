@@ -55,3 +55,18 @@ def video_dir(tmp_path_factory, short_frames) -> Path:
     write_video(folder / "carphone.mp4", short_frames["carphone"])
     write_video(folder / "bunny.mp4", short_frames["bunny"][:40])
     return folder
+
+
+def interrupt_at(monkeypatch, call: int) -> None:
+    """Make the ``call``-th finished video of a prepare raise KeyboardInterrupt (Ctrl-C between videos)."""
+    from provgan.data.journal import JournalledStore
+
+    original, calls = JournalledStore.add, []
+
+    def add(self, *args):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        original(self, *args)
+
+    monkeypatch.setattr(JournalledStore, "add", add)

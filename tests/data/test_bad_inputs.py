@@ -12,10 +12,10 @@ import pytest
 
 from provgan.data import store as store_module
 from provgan.data.prepare import prepare_store
-from provgan.data.store import StoreWriter, _NpyAppender, open_store
+from provgan.data.store import _NpyAppender, open_store
 from provgan.errors import ProvganError
 
-from .conftest import encode
+from .conftest import encode, interrupt_at
 
 
 def leftovers(folder, out_name="out"):
@@ -165,25 +165,16 @@ def test_not_enough_space_is_found_before_writing(video_dir, tmp_path, monkeypat
     assert leftovers(tmp_path) == []
 
 
-def test_interrupted_prepare_leaves_no_store(video_dir, tmp_path, monkeypatch, caplog):
-    calls = []
-    original = StoreWriter.add
-
-    def interrupt(self, levels, labels=None):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        original(self, levels, labels)
-
-    monkeypatch.setattr(StoreWriter, "add", interrupt)
+def test_interrupted_prepare_leaves_a_resumable_partial_store(video_dir, tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         prepare_store(video_dir, tmp_path / "out", "tiny")
-    assert leftovers(tmp_path) == []
-    half = tmp_path / "out.tmp-999999"  # what a killed (SIGKILL) prepare leaves: level files, no manifest
-    half.mkdir()
-    np.save(half / "level-4x4x4.npy", np.zeros((1, 4, 4, 4, 3), np.uint8))
+    assert leftovers(tmp_path) == ["out.partial"]  # no OUT until it is complete
     with pytest.raises(ProvganError, match="not a complete store"):
-        open_store(half)
+        open_store(tmp_path / "out.partial")
     monkeypatch.undo()
-    prepare_store(video_dir, tmp_path / "out", "tiny")
-    assert any("out.tmp-999999 was left by an interrupted prepare" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ProvganError, match=r"incomplete store from an interrupted prepare .*finished videos: 1"
+                                           r".*--resume.*--overwrite"):
+        prepare_store(video_dir, tmp_path / "out", "tiny")
+    summary = prepare_store(video_dir, tmp_path / "out", "tiny", resume=True)
+    assert leftovers(tmp_path) == ["out"] and summary.num_clips == open_store(tmp_path / "out").num_clips == 3

@@ -52,3 +52,23 @@ def joined_video(real_videos, tmp_path_factory) -> Path:
     bunny = read_video(real_videos["bigbuckbunny"], 0, JOIN)
     path = tmp_path_factory.mktemp("joined") / "bikes_then_bunny.mp4"
     return write_video(path, np.stack(_small(bikes) + _small(bunny)), fps=25)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A second real person: scikit-image's astronaut photograph (NASA, Eileen Collins), 512x512 RGB.
+
+    Only the data file of the scikit-image wheel is read (the package is not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("scikit-image is not installed: run the tests through `make test`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "astronaut.png"
+    return cv2.imread(str(path))[:, :, ::-1].copy()
+
+
+@pytest.fixture(scope="session")
+def astronaut_small(astronaut) -> np.ndarray:
+    """The astronaut's head and shoulders at carphone's size (176x144), her face about 44 px wide."""
+    return cv2.resize(astronaut[20:320, 60:420], (176, 147), interpolation=cv2.INTER_AREA)[:144].copy()

@@ -13,6 +13,9 @@ from provgan.faces.options import FacesOptions
     ("shots", "optical-flow", "--shots"), ("min_frames", 1, "--min-frames"), ("size", 8, "--size"),
     ("workers", 0, "--workers"), ("margin", -0.1, "--margin"), ("smooth_sigma", -1.0, "--smooth"),
     ("detect_width", 10, "--detect-width"), ("identity_min_matches", -2, "--identity-matches"),
+    ("detector", "yolo", "--detector"), ("identity", "arcface", "--identity"), ("max_gap", 31, "--max-gap"),
+    ("max_gap", -1, "--max-gap"), ("identity_max_distance", 0.0, "--identity-distance"),
+    ("max_face", 0.1, "min_face < max_face"),
 ])
 def test_bad_values_name_the_option(field, value, words):
     with pytest.raises(ProvganError, match=words) as exc:
@@ -23,6 +26,7 @@ def test_bad_values_name_the_option(field, value, words):
 def test_defaults_follow_the_thesis():
     options = FacesOptions().check()
     assert options.min_frames == 31 and options.shots == "sift"
+    assert options.detector == "haar" and options.identity == "sift" and options.max_gap == 2
 
 
 def test_min_frames_default_grows_to_the_plan_clip_length():
@@ -30,3 +34,13 @@ def test_min_frames_default_grows_to_the_plan_clip_length():
     assert _min_frames(None, "thesis-256") == 32  # Table A.1: 32 frames at the top level
     assert _min_frames(None, "digits-32") == 31  # 16-frame clips: the thesis' 31 stays
     assert _min_frames(40, "thesis-256") == 40
+
+
+def test_labelled_set_scores():
+    from provgan.faces.labelled import Shot, score
+
+    shots = [Shot("face_a", True), Shot("face_b", True), Shot("none_c", False)]
+    manifest = {"clips": [{"source": "/x/face_a.mp4"}, {"source": "/x/face_a.mp4"}, {"source": "/x/none_c.mp4"}]}
+    result = score(manifest, shots)
+    assert result["recall"] == 0.5 and result["precision"] == 2 / 3 and result["clips"] == 3
+    assert score({"clips": []}, shots)["precision"] == 1.0

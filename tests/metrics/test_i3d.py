@@ -110,3 +110,32 @@ def test_weights_of_the_wrong_shape_are_one_clear_error(converted, tmp_path):
 def test_missing_weights_say_how_to_get_them(tmp_path):
     with pytest.raises(ProvganError, match="provgan weights i3d"):
         load_i3d(cache=tmp_path)
+
+
+def test_folding_batch_norm_keeps_the_outputs():
+    """fold_for_inference and channels-last (what the feature networks run) equal the plain network."""
+    import copy
+
+    from provgan.metrics.i3d import I3D, SonnetBatchNorm, fold_for_inference
+
+    torch.manual_seed(0)
+    model = I3D().eval()
+    for bn in (m for m in model.modules() if isinstance(m, SonnetBatchNorm)):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    folded = fold_for_inference(copy.deepcopy(model))
+    assert not any(isinstance(m, SonnetBatchNorm) for m in folded.modules())
+    x = torch.rand(1, 3, 9, 224, 224) * 2 - 1
+    with torch.no_grad():
+        (a, pa), (b, pb) = model(x), folded(x)
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-4)
+    # and in channels_last_3d, as the feature network runs it
+    from provgan.metrics.features import inference_i3d
+
+    fast = inference_i3d(copy.deepcopy(model))
+    with torch.no_grad():
+        c, pc = fast(x.contiguous(memory_format=torch.channels_last_3d))
+    torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pc, pa, rtol=1e-4, atol=1e-4)

@@ -29,8 +29,15 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Decoding processes (the store is the same for any number).")
 @click.option("--split", type=click.Path(dir_okay=False), default=None,
               help="Keep only the clips listed in this file (UCF-101 trainlist/testlist format).")
+@click.option("--stacked-frames", type=int, default=None, metavar="H",
+              help="SRC holds one image per clip with its frames, H pixels tall, stacked vertically "
+                   "(VGAN's Golf release, Table 8.2: --stacked-frames 128).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad source instead of skipping it.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it is an existing store.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it is an existing store (or start an "
+                                                "interrupted prepare again from zero).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted prepare of the same SRC into OUT "
+                                             "(its finished videos are in OUT.partial); same bytes as an "
+                                             "unbroken run.")
 @click.option("--num-clips", type=int, default=4096, show_default=True, help="Clips to render (--builtin).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of --builtin rendering and of --clip random.")
@@ -38,8 +45,8 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Digits per clip at most (--builtin): 2 puts two smaller digits in half the clips.")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
-            size: int | None, workers: int, split: str | None, strict: bool, overwrite: bool,
-            num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
+            size: int | None, workers: int, split: str | None, stacked_frames: int | None, strict: bool,
+            overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -47,17 +54,22 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
       provgan prepare --builtin moving-digits data/digits
       provgan prepare videos/ data/myclips --plan digits-64 --clip stride:16
       provgan prepare UCF-101/ data/ucf-train --plan ucf101-128 --split ucfTrainTestlist/trainlist01.txt
+      provgan prepare UCF-101/ data/ucf-train --plan ucf101-128 --resume   # after a kill or a full disk
+      provgan prepare golf/ data/golf --plan ucf101-128 --stacked-frames 128   # VGAN's Golf JPEGs
     """
     from provgan.data.prepare import prepare_builtin, prepare_store
 
     if workers < 1:
         raise ProvganError(f"--workers must be >= 1, got {workers}")
+    if resume and overwrite:
+        raise click.UsageError("--resume continues an interrupted prepare, --overwrite starts again: give one")
     with _ProgressBar() as progress:
         if builtin is not None:
             if len(paths) != 1:
                 raise click.UsageError("with --builtin give only OUT (e.g. provgan prepare --builtin moving-digits data/digits)")
-            if clip != "central" or split or strict:
-                raise click.UsageError("--clip, --split and --strict apply to video sources, not --builtin")
+            if clip != "central" or split or strict or resume or stacked_frames:
+                raise click.UsageError("--clip, --split, --strict, --stacked-frames and --resume apply to video sources, not "
+                                       "--builtin (it renders in seconds: rerun it)")
             summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
                                       progress=progress, dry_run=dry_run, max_digits=max_digits)
@@ -70,7 +82,8 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,
                                     workers=workers, strict=strict, split=split, seed=seed,
-                                    overwrite=overwrite, progress=progress, dry_run=dry_run)
+                                    overwrite=overwrite, resume=resume, stacked_frames=stacked_frames,
+                                    progress=progress, dry_run=dry_run)
     click.echo(format_summary(summary, dry_run))
 
 

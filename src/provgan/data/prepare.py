@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import multiprocessing as mp
 import time
@@ -29,9 +30,11 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from provgan.atomic import disk_full_error, disk_full_guard, is_disk_full
+from provgan.data.journal import JournalledStore, incomplete_error, partial_dir
 from provgan.data.sources import discover_sources
-from provgan.data.store import (Shape, StoreWriter, check_output, disk_full_error, is_disk_full, pool_levels,
-                                shape_name)
+from provgan.data.stacked import discover_stacked, iter_stacked, probe_stacked
+from provgan.data.store import Shape, StoreWriter, _check_space, check_output, pool_levels, shape_name
 from provgan.data.video_io import crop_box, crop_resize, iter_frames, probe_video
 from provgan.errors import ProvganError
 
@@ -131,9 +134,10 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # parallelism comes from the processes
 
 
-def _probe_task(path: str) -> tuple[Any, str | None]:
+def _probe_task(args: tuple[str, int]) -> tuple[Any, str | None]:
+    path, stacked = args
     try:
-        return probe_video(path), None
+        return (probe_stacked(path, stacked) if stacked else probe_video(path)), None
     except ProvganError as exc:
         return None, str(exc)
 
@@ -144,6 +148,7 @@ class _ClipTask:
     path: str
     starts: tuple[int, ...]
     shapes: tuple[Shape, ...]
+    stacked: int = 0  # frame height of a stacked-frames image; 0 for videos and frame folders
 
 
 def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tuple[int, ...], str | None]:
@@ -156,7 +161,8 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     frames, clips, done = [], [], []
     pending = list(task.starts)
     try:
-        for offset, frame in enumerate(iter_frames(task.path, first, last - first)):
+        frames_of = functools.partial(iter_stacked, frame_height=task.stacked) if task.stacked else iter_frames
+        for offset, frame in enumerate(frames_of(task.path, start=first, num_frames=last - first)):
             frames.append(crop_resize(frame, height, width) if needed[offset] else None)
             while pending and first + offset + 1 == pending[0] + length:
                 s = pending.pop(0)
@@ -209,45 +215,92 @@ def _mapper(workers: int):
 def prepare_store(source: str | Path, out: str | Path, plan: Sequence[Sequence[int]] | str, *,
                   clip: str | ClipChoice = "central", frames: int | None = None, size: int | None = None,
                   workers: int = 1, strict: bool = False, split: str | Path | None = None,
-                  preset: str | None = None, seed: int = 0, overwrite: bool = False,
-                  progress: Progress | None = None, dry_run: bool = False) -> PrepareSummary:
+                  preset: str | None = None, seed: int = 0, overwrite: bool = False, resume: bool = False,
+                  stacked_frames: int | None = None, progress: Progress | None = None, dry_run: bool = False) -> PrepareSummary:
     """Prepare a store from a folder of videos, a folder of frame folders or a class tree.
 
     Bad sources are skipped with a warning and listed in the summary (``strict``: the first one is
-    an error); a run that fails or is interrupted leaves nothing at ``out``. ``dry_run`` stops
-    after probing the sources and returns the planned summary (bytes estimated, nothing written).
+    an error). ``stacked_frames=H``: the sources are images of frames H pixels tall stacked
+    vertically (VGAN's Golf release, Table 8.2; :mod:`provgan.data.stacked`). Videos are journalled as they finish in ``OUT.partial`` (:mod:`provgan.data.journal`):
+    a killed run is continued by ``resume`` and gives the same bytes as an unbroken one; ``OUT``
+    appears only when complete. ``dry_run`` stops after probing the sources and returns the planned
+    summary (bytes estimated, nothing written).
     """
     started = time.perf_counter()
     shapes, plan_preset = resolve_plan(plan, frames, size)
     choice = ClipChoice.parse(clip) if isinstance(clip, str) else clip
     out = Path(out)
     check_output(out, overwrite)
-    found = discover_sources(source, split)
+    if partial_dir(out).exists() and not (resume or overwrite or dry_run):
+        raise incomplete_error(out)
+    if stacked_frames is not None and stacked_frames < 1:
+        raise ProvganError(f"--stacked-frames must be a frame height >= 1 pixel, got {stacked_frames}")
+    stacked = stacked_frames or 0
+    found = discover_stacked(source, split) if stacked else discover_sources(source, split)
     labelled = found.class_names is not None
-    try:
-        with _mapper(workers) as run:
-            infos = list(run(_probe_task, [str(s.path) for s in found.sources]))
-            windows, skipped, converted = _plan_windows(found, infos, shapes, choice, seed, strict)
-            capacity = sum(len(w) for w in windows.values())
-            if capacity == 0:
-                first = f" (first: {skipped[0].reason})" if skipped else ""
-                raise ProvganError(f"{source}: no usable clips in {len(found.sources)} sources{first}")
-            tasks = _make_tasks(windows, found, shapes)
-            if dry_run:
-                return _planned(out, shapes, capacity, started, len(found.sources), len(windows),
-                                skipped, converted, found.ignored)
-            with StoreWriter(out, shapes, capacity, labelled=labelled, overwrite=overwrite) as writer:
-                clips = _write_clips(writer, run(_clip_task, tasks), found, strict, skipped, progress,
-                                     capacity)
-                info = {"preset": preset or plan_preset, "clip": str(choice), "seed": seed, "split": split}
-                manifest = writer.finish(_video_manifest(found, infos, clips, skipped, converted, info,
-                                                         shapes[-1][0]))
-    except OSError as exc:
-        if is_disk_full(exc):
-            raise disk_full_error(out) from None
-        raise
+    with _mapper(workers) as run:
+        infos = list(run(_probe_task, [(str(s.path), stacked) for s in found.sources]))
+        windows, skipped, converted = _plan_windows(found, infos, shapes, choice, seed, strict)
+        capacity = sum(len(w) for w in windows.values())
+        if capacity == 0:
+            first = f" (first: {skipped[0].reason})" if skipped else ""
+            raise ProvganError(f"{source}: no usable clips in {len(found.sources)} sources{first}")
+        tasks = _make_tasks(windows, found, shapes, stacked)
+        if dry_run:
+            return _planned(out, shapes, capacity, started, len(found.sources), len(windows),
+                            skipped, converted, found.ignored)
+        info = {"preset": preset or plan_preset, "clip": str(choice), "seed": seed, "split": split,
+                "stacked_frames": stacked_frames}
+        signature = _signature(found, infos, shapes, capacity, info)
+        store = JournalledStore.open(out, shapes, capacity, labelled, signature, resume)
+        try:
+            _check_space(out, store.bytes_left)
+            _write_clips(store, run(_clip_task, tasks[store.tasks_done:]), found, strict, progress,
+                         capacity)
+            skipped += _task_skips(store, tasks, found, {k.path for k in skipped})
+            if not store.clips:
+                raise ProvganError(f"no usable clips: none could be decoded (first problem: "
+                                   f"{skipped[0].reason})")
+            manifest = store.finish(_video_manifest(found, infos, store.clips, skipped, converted, info,
+                                                    shapes[-1][0]), overwrite)
+        except BaseException as exc:  # a user error leaves nothing; a full disk or Ctrl-C keeps finished videos
+            full = is_disk_full(exc)
+            if store.tasks_done and (full or not isinstance(exc, (ProvganError, ValueError))):
+                store.close()
+            else:
+                store.discard()
+            if full:
+                raise _prepare_disk_full(store, exc) from None
+            raise
     return _summary(out, manifest, shapes, len(found.sources), manifest["counts"]["used"], skipped,
                     converted, found.ignored, started)
+
+
+def _signature(found, infos, shapes, capacity: int, info: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed prepare must share with the interrupted one: the same sources, plan and options."""
+    files = [[s.rel, None if i is None else [i.num_frames, i.width, i.height]] for s, (i, _) in
+             zip(found.sources, infos)]
+    return {"journal": "provgan-prepare-1", "plan": [list(s) for s in shapes], "capacity": capacity,
+            "options": {k: (str(v) if v is not None else None) for k, v in info.items()},
+            "sources": hashlib.sha256(json.dumps(files).encode()).hexdigest()}
+
+
+def _task_skips(store: JournalledStore, tasks: list[_ClipTask], found, reported: set[str]) -> list[Skip]:
+    """Sources that failed while decoding, in task order (from the journal: a resumed run lists them too)."""
+    skips = []
+    for entry in store.entries:
+        rel = found.sources[tasks[entry.task].index].rel
+        if entry.error is not None and rel not in reported:
+            skips.append(Skip(rel, entry.error))
+            reported.add(rel)
+    return skips
+
+
+def _prepare_disk_full(store: JournalledStore, exc: BaseException) -> ProvganError:
+    """The one line of a prepare that filled the disk: what is kept and how to continue."""
+    base = disk_full_error(store.folder / "clips", store.bytes_left, exc=exc)
+    return type(base)(f"{base}; finished videos ({store.tasks_done}) are kept in {store.folder}: rerun "
+                      f"with --resume once there is space (or --overwrite to start again)")
 
 
 def _video_manifest(found, infos, clips, skipped, converted, info: dict[str, Any], length: int):
@@ -257,7 +310,8 @@ def _video_manifest(found, infos, clips, skipped, converted, info: dict[str, Any
     return {
         "preset": info["preset"],
         "source": {"root": str(found.root.resolve()), "layout": found.layout, "clip": info["clip"],
-                   "seed": info["seed"], "split": str(info["split"]) if info["split"] else None},
+                   "seed": info["seed"], "split": str(info["split"]) if info["split"] else None}
+        | ({"stacked_frames": info["stacked_frames"]} if info.get("stacked_frames") else {}),
         "sources": [_source_record(found.sources[i], infos[i][0]) for i in used],
         "clips": {"source": [position[i] for i, _ in clips], "start": [s for _, s in clips],
                   "length": length},
@@ -309,7 +363,7 @@ def _note(skip: Skip, strict: bool, action: str) -> Skip:
     return skip
 
 
-def _make_tasks(windows: dict[int, list[int]], found, shapes) -> list[_ClipTask]:
+def _make_tasks(windows: dict[int, list[int]], found, shapes, stacked: int = 0) -> list[_ClipTask]:
     """Group each source's windows into tasks that decode at most TASK_BYTES of top-level frames."""
     length, height, width = shapes[-1]
     span_limit = max(length, TASK_BYTES // (height * width * 3))
@@ -318,34 +372,24 @@ def _make_tasks(windows: dict[int, list[int]], found, shapes) -> list[_ClipTask]
         group: list[int] = []
         for s in starts:
             if group and s + length - group[0] > span_limit:
-                tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+                tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes, stacked))
                 group = []
             group.append(s)
-        tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes))
+        tasks.append(_ClipTask(i, str(found.sources[i].path), tuple(group), shapes, stacked))
     return tasks
 
 
-def _write_clips(writer: StoreWriter, results, found, strict: bool, skipped: list[Skip],
-                 progress: Progress | None, planned: int) -> list[tuple[int, int]]:
-    """Append the decoded clips in task order; return (source index, start) per clip."""
-    clips: list[tuple[int, int]] = []
-    reported = {k.path for k in skipped}
-    done = 0
+def _write_clips(store: JournalledStore, results, found, strict: bool, progress: Progress | None,
+                 planned: int) -> None:
+    """Append the decoded clips in task order, journalling each task as it is made durable."""
+    done = len(store.clips)
     for task, levels, starts, error in results:
-        if levels is not None:
-            label = found.sources[task.index].label
-            writer.add(levels, None if label is None else np.full(len(starts), label))
-            clips += [(task.index, s) for s in starts]
-        rel = found.sources[task.index].rel
-        if error is not None and rel not in reported:
-            skipped.append(_note(Skip(rel, error), strict, "skipped"))
-            reported.add(rel)
+        if error is not None:
+            _note(Skip(found.sources[task.index].rel, error), strict, "skipped")
+        store.add(levels, [(task.index, s) for s in starts], found.sources[task.index].label, error)
         done += len(task.starts)
         if progress is not None:
             progress(done, planned)
-    if not clips:
-        raise ProvganError(f"no usable clips: none could be decoded (first problem: {skipped[0].reason})")
-    return clips
 
 
 def _planned(out: Path, shapes, capacity: int, started: float, sources: int = 1, used: int = 1,
@@ -407,16 +451,13 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
                    "encoding": f"digit * {len(moving_digits.MOTIONS)} + motion"},
         "counts": {"sources": 1, "used": 1, "skipped": 0, "converted": 0, "clips": num_clips},
     }
-    try:
-        with StoreWriter(out, shapes, num_clips, labelled=True, overwrite=overwrite) as writer, \
-                _mapper(workers) as run:
-            for levels, labels in run(_digits_task, tasks):
-                writer.add(levels, labels)
-                if progress is not None:
-                    progress(writer.num_clips, num_clips)
-            manifest = writer.finish(manifest)
-    except OSError as exc:
-        if is_disk_full(exc):
-            raise disk_full_error(out) from None
-        raise
+    size = num_clips * sum(int(np.prod(s)) * 3 for s in shapes)
+    with disk_full_guard(out / "clips", size), \
+            StoreWriter(out, shapes, num_clips, labelled=True, overwrite=overwrite) as writer, \
+            _mapper(workers) as run:
+        for levels, labels in run(_digits_task, tasks):
+            writer.add(levels, labels)
+            if progress is not None:
+                progress(writer.num_clips, num_clips)
+        manifest = writer.finish(manifest)
     return _summary(out, manifest, shapes, 1, 1, (), (), (), started)

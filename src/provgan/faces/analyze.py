@@ -1,4 +1,4 @@
-"""First pass over a video: per-frame SIFT cut scores, Haar face boxes and 68 landmarks.
+"""First pass over a video: per-frame SIFT cut scores, face boxes and 68 landmarks.
 
 The video is decoded once, frame by frame, and only small per-frame results are kept (a few numbers,
 the boxes, the landmarks of one-face frames), so memory does not grow with the video's length or
@@ -15,10 +15,11 @@ from typing import Callable
 import numpy as np
 
 from provgan.data.video_io import iter_frames
-from provgan.faces.detect import HaarFaceDetector
+from provgan.faces.detect import Geometry, make_detector
 from provgan.faces.landmarks import LandmarkPredictor
 from provgan.faces.options import FacesOptions
 from provgan.faces.shots import SiftCutScorer, scenedetect_boundaries, shots_from_boundaries, sift_boundaries
+from provgan.faces.tracks import continuing_box
 
 
 @dataclass
@@ -41,14 +42,20 @@ class Analysis:
 class Models:
     """The per-frame models, loaded once per process and reused for every video."""
 
-    detector: HaarFaceDetector
+    detector: object  # frame -> (k, 4) boxes (provgan.faces.detect)
     predictor: LandmarkPredictor
+    embedder: object | None = None  # FaceEmbedder with --identity embedding
 
     @classmethod
     def load(cls, options: FacesOptions) -> "Models":
-        detector = HaarFaceDetector(options.detect_width, options.min_face, options.haar_neighbors,
-                                    options.haar_scale)
-        return cls(detector, LandmarkPredictor())
+        geometry = Geometry(options.detect_width, options.min_face, options.max_face, options.detect_pad)
+        detector = make_detector(options.detector, geometry, options.haar_neighbors, options.haar_scale)
+        embedder = None
+        if options.identity == "embedding":
+            from provgan.faces.identity import FaceEmbedder
+
+            embedder = FaceEmbedder()
+        return cls(detector, LandmarkPredictor(), embedder)
 
 
 def analyze_video(path: Path, options: FacesOptions, models: Models,
@@ -65,7 +72,8 @@ def analyze_video(path: Path, options: FacesOptions, models: Models,
             matches, keypoints = scorer(frame)
             result.matches.append(matches)
             result.keypoints.append(keypoints)
-        boxes = models.detector(frame)
+        previous = result.boxes[-1][0] if result.boxes and len(result.boxes[-1]) == 1 else None
+        boxes = continuing_box(models.detector(frame), previous)
         result.boxes.append(boxes)
         if len(boxes) == 1:
             result.landmarks[index] = models.predictor(frame, boxes[0]).astype(np.float32)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from provgan.atomic import atomic_write_text
 from provgan.errors import ProvganError
 from provgan.faces.options import FacesOptions
 from provgan.faces.pipeline import CLIPS_DIR, VideoResult, process_video
@@ -72,10 +73,8 @@ class FacesSummary:
 
 
 def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    """Write JSON atomically (temp file, fsync, rename; a full disk is one line)."""
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def find_jobs(src: Path) -> list[Job]:

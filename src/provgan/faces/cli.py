@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from provgan.faces.options import SHOT_METHODS, FacesOptions
+from provgan.faces.options import DETECTORS, IDENTITY_METHODS, SHOT_METHODS, FacesOptions
 from provgan.faces.stats import format_histogram
 
 DEFAULT_MIN_FRAMES = 31  # thesis §7.1
@@ -91,19 +91,31 @@ def format_summary(summary) -> str:
               help="Shot boundaries by SIFT match counts (the thesis) or by PySceneDetect (faster).")
 @click.option("--smooth", type=float, default=2.0, show_default=True,
               help="Std of the Gaussian smoothing of the alignment along a track, in frames (0: off).")
+@click.option("--detector", type=click.Choice(DETECTORS), default="haar", show_default=True,
+              help="Face detector: OpenCV's Haar cascade (the thesis), dlib's HOG or dlib's CNN (MMOD).")
+@click.option("--max-gap", type=int, default=2, show_default=True,
+              help="Missed detections bridged inside a track (box and landmarks interpolated) before the "
+                   "--min-frames rule.")
+@click.option("--identity", type=click.Choice(IDENTITY_METHODS), default="sift", show_default=True,
+              help="Identity check of a track: SIFT matches of its first and last faces (the thesis) or "
+                   "dlib's 128-d face descriptors.")
 @click.option("--identity-matches", type=int, default=3, show_default=True,
               help="Fewest SIFT matches between a track's first and last faces (0: no identity check).")
+@click.option("--identity-distance", type=float, default=0.6, show_default=True,
+              help="Largest descriptor distance of one person (--identity embedding).")
 @click.option("--detect-width", type=int, default=400, show_default=True,
               help="Wider frames are shrunk to this width for face detection (faster, misses small faces).")
 @click.option("--plan", "preset", default=None, metavar="PRESET",
               help="Also prepare OUT/store from the clips for this config preset's level plan.")
 @click.option("--dry-run", is_flag=True, help="List what would be done and stop.")
 def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float, workers: int, shots: str,
-          smooth: float, identity_matches: int, detect_width: int, preset: str | None, dry_run: bool) -> None:
+          smooth: float, detector: str, max_gap: int, identity: str, identity_matches: int,
+          identity_distance: float, detect_width: int, preset: str | None, dry_run: bool) -> None:
     """Cut aligned face clips out of the videos in SRC into OUT (thesis §7.1, TrailerFaces).
 
     Shots are split where SIFT matches between consecutive frames drop; faces are found with OpenCV's
-    Haar cascade, given 68 dlib landmarks and aligned to a fixed template by a similarity transform
+    Haar cascade (or dlib's HOG/CNN detector) on an edge-padded frame, gaps of up to --max-gap missed
+    frames are bridged, faces are given 68 dlib landmarks and aligned to a fixed template by a similarity transform
     smoothed in time; runs of at least --min-frames one-face frames in one shot whose first and last
     faces match become mp4 clips, listed with their source, shot, frame range and boxes in
     OUT/manifest.json, with the clip-length histogram of Table 7.2 in OUT/statistics.json.
@@ -113,13 +125,16 @@ def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float
     Examples:
       provgan faces trailers/ data/faces --workers 8
       provgan faces trailers/ data/faces --shots scenedetect --size 128
+      provgan faces trailers/ data/faces --detector cnn --identity embedding
       provgan faces trailers/ data/faces --plan thesis-256 --workers 8
     """
     from provgan.faces.build import build_faces, check_plan, find_jobs, load_done
 
     options = FacesOptions(min_frames=_min_frames(min_frames, preset), size=size, margin=margin,
                            shots=shots, workers=workers, smooth_sigma=smooth,
-                           identity_min_matches=identity_matches, detect_width=detect_width).check()
+                           identity_min_matches=identity_matches, detect_width=detect_width,
+                           detector=detector, max_gap=max_gap, identity=identity,
+                           identity_max_distance=identity_distance).check()
     if dry_run:
         if preset is not None:
             check_plan(preset, options)

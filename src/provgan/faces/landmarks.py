@@ -25,15 +25,20 @@ MOUTH_RIGHT = 48
 MOUTH_LEFT = 54
 
 
-def predictor_path() -> Path:
-    """The 68-point model shipped by ``face-recognition-models``, found without importing it."""
+def model_path(name: str) -> Path:
+    """A dlib model file shipped by ``face-recognition-models``, found without importing it."""
     spec = importlib.util.find_spec("face_recognition_models")
     folders = list(spec.submodule_search_locations or []) if spec is not None else []
     for folder in folders:
-        path = Path(folder) / "models" / PREDICTOR_FILE
+        path = Path(folder) / "models" / name
         if path.is_file():
             return path
-    raise ProvganError(f"dlib's {PREDICTOR_FILE} was not found: pip install face-recognition-models")
+    raise ProvganError(f"dlib's {name} was not found: pip install face-recognition-models")
+
+
+def predictor_path() -> Path:
+    """The 68-point model shipped by ``face-recognition-models``."""
+    return model_path(PREDICTOR_FILE)
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:

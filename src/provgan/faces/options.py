@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from provgan.errors import ProvganError
 
 SHOT_METHODS = ("sift", "scenedetect")
+DETECTORS = ("haar", "hog", "cnn")
+IDENTITY_METHODS = ("sift", "embedding")
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,21 @@ class FacesOptions:
     shot_match_fraction: float = 0.2
     sift_width: int = 256  # longer side of the grey frame SIFT runs on
     scenedetect_threshold: float = 27.0  # PySceneDetect ContentDetector's default
-    # Haar-cascade detection
+    # detection: "haar" (the thesis), "hog" or "cnn" (dlib)
+    detector: str = "haar"
     detect_width: int = 400  # frames wider than this are shrunk before detection (boxes scaled back)
     min_face: float = 0.15  # smallest face side, as a fraction of the shorter frame side
+    max_face: float = 1.2  # largest face side, same unit (a close-up cut by the frame edge exceeds 1)
+    detect_pad: float = 0.25  # edge-replicated border per side before detection, same unit
+    max_gap: int = 2  # missed detections bridged inside a track (box and landmarks interpolated)
     haar_neighbors: int = 5
     haar_scale: float = 1.1
     # alignment: Gaussian smoothing of the similarity transform along a track, in frames
     smooth_sigma: float = 2.0
-    # identity check between the first and last aligned faces of a track
+    # identity check between the first and last faces of a track: "sift" (the thesis) or "embedding"
+    identity: str = "sift"
     identity_min_matches: int = 3  # carphone, one person: 12 first/last, >= 3 at any gap >= 31
+    identity_max_distance: float = 0.6  # dlib's 128-d face descriptors: same person below 0.6
     identity_size: int = 128  # side the two faces are compared at, whatever --size is
     progress_every: int = 25  # frames between two progress reports of a video
 
@@ -58,6 +66,18 @@ class FacesOptions:
             raise ProvganError(f"--smooth must be >= 0 frames, not {self.smooth_sigma}")
         if self.detect_width < 64:
             raise ProvganError(f"--detect-width must be at least 64 pixels, not {self.detect_width}")
+        if self.detector not in DETECTORS:
+            raise ProvganError(f"--detector must be one of {', '.join(DETECTORS)}, not {self.detector!r}")
+        if self.identity not in IDENTITY_METHODS:
+            raise ProvganError(f"--identity must be one of {', '.join(IDENTITY_METHODS)}, not {self.identity!r}")
+        if not 0 <= self.max_gap < self.min_frames:
+            raise ProvganError(f"--max-gap must be between 0 and --min-frames - 1, not {self.max_gap}")
+        if not 0.0 < self.min_face < self.max_face:
+            raise ProvganError(f"face sizes need 0 < min_face < max_face, not {self.min_face}, {self.max_face}")
+        if not 0.0 <= self.detect_pad <= 1.0:
+            raise ProvganError(f"detect_pad must be between 0 and 1, not {self.detect_pad}")
+        if not 0.0 < self.identity_max_distance < 2.0:
+            raise ProvganError(f"--identity-distance must be in (0, 2), not {self.identity_max_distance}")
         if self.identity_min_matches < 0:
             raise ProvganError(f"--identity-matches must be >= 0 (0 turns the check off), "
                                f"not {self.identity_min_matches}")
@@ -66,6 +86,7 @@ class FacesOptions:
     def signature(self) -> dict:
         """The options that change the clips written; a re-run into the same folder must match them."""
         keys = ("min_frames", "size", "margin", "shots", "shot_match_fraction", "sift_width",
-                "scenedetect_threshold", "detect_width", "min_face", "haar_neighbors", "haar_scale",
-                "smooth_sigma", "identity_min_matches", "identity_size")
+                "scenedetect_threshold", "detector", "detect_width", "min_face", "max_face", "detect_pad",
+                "max_gap", "haar_neighbors", "haar_scale", "smooth_sigma", "identity", "identity_min_matches",
+                "identity_max_distance", "identity_size")
         return {k: getattr(self, k) for k in keys}

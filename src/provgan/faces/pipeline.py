@@ -16,13 +16,14 @@ from typing import Callable
 
 import numpy as np
 
+from provgan.atomic import disk_full_guard
 from provgan.data.video_io import probe_video, read_video, write_video
-from provgan.errors import ProvganError
+from provgan.errors import DiskFullError, ProvganError
 from provgan.faces.align import smooth_similarities, template_points, umeyama_similarity, warp_face
 from provgan.faces.analyze import Analysis, Models, analyze_video, find_shots
 from provgan.faces.landmarks import five_points
 from provgan.faces.options import FacesOptions
-from provgan.faces.tracks import Track, find_tracks, identity_matches
+from provgan.faces.tracks import Track, bridge_gaps, find_tracks, identity_matches
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class ClipRecord:
     frames: tuple[int, int]  # half-open frame range of the clip in the source
     num_frames: int
     fps: float
-    boxes: tuple[tuple[int, int, int, int], ...]  # Haar box (x, y, w, h) per frame, source pixels
-    identity_matches: int
+    boxes: tuple[tuple[int, int, int, int], ...]  # face box (x, y, w, h) per frame, source pixels
+    identity_matches: int  # SIFT matches first/last (--identity sift)
+    identity_distance: float | None = None  # largest descriptor distance (--identity embedding)
 
 
 @dataclass(frozen=True)
@@ -91,27 +93,44 @@ def track_identity(frames: np.ndarray, landmarks: list[np.ndarray], options: Fac
     return identity_matches(first, last)
 
 
+def same_person(frames: np.ndarray, landmarks: list[np.ndarray], options: FacesOptions,
+                models: Models) -> tuple[bool, int, float | None]:
+    """(kept, SIFT matches, descriptor distance): the ``--identity`` check of one track.
+
+    ``sift`` (the thesis): at least ``identity_min_matches`` matches between the first and last
+    faces. ``embedding``: dlib descriptors of the first, middle and last faces all within
+    ``identity_max_distance`` (:mod:`provgan.faces.identity`).
+    """
+    if options.identity == "embedding":
+        from provgan.faces.identity import largest_distance
+
+        distance = largest_distance(models.embedder, frames, landmarks)
+        return distance <= options.identity_max_distance, 0, round(distance, 4)
+    matches = track_identity(frames, landmarks, options)
+    return matches >= options.identity_min_matches, matches, None
+
+
 def clip_name(key: str, track: Track) -> str:
     """``<video key>_s<shot>_f<first>-<last>.mp4`` (inclusive frame numbers of the source)."""
     return f"{key}_s{track.shot:04d}_f{track.start:06d}-{track.stop - 1:06d}.mp4"
 
 
 def cut_track(path: Path, key: str, out: Path, track: Track, shots: list[tuple[int, int]],
-              analysis: Analysis, options: FacesOptions, fps: float) -> tuple[ClipRecord | None, int]:
-    """Align one track and write it, unless its identity check fails; returns (record or None, matches)."""
+              analysis: Analysis, options: FacesOptions, fps: float, models: Models) -> ClipRecord | None:
+    """Align one track and write it, unless its identity check fails (then None)."""
     frames = read_video(path, track.start, track.length)
     landmarks = [analysis.landmarks[i] for i in range(track.start, track.stop)]
-    matches = track_identity(frames, landmarks, options)
-    if matches < options.identity_min_matches:
-        log.debug("%s: frames %d-%d dropped, identity matches %d < %d", path, track.start, track.stop - 1,
-                  matches, options.identity_min_matches)
-        return None, matches
+    kept, matches, distance = same_person(frames, landmarks, options, models)
+    if not kept:
+        log.debug("%s: frames %d-%d dropped by the identity check (matches %d, distance %s)", path,
+                  track.start, track.stop - 1, matches, distance)
+        return None
     name = clip_name(key, track)
-    write_video(out / CLIPS_DIR / name, align_track(frames, landmarks, options), fps=fps)
+    with disk_full_guard(out / CLIPS_DIR / name):  # the encoder removes its own temp file
+        write_video(out / CLIPS_DIR / name, align_track(frames, landmarks, options), fps=fps)
     boxes = tuple(tuple(int(v) for v in analysis.boxes[i][0]) for i in range(track.start, track.stop))
-    record = ClipRecord(f"{CLIPS_DIR}/{name}", str(path), track.shot, shots[track.shot],
-                        (track.start, track.stop), track.length, fps, boxes, matches)
-    return record, matches
+    return ClipRecord(f"{CLIPS_DIR}/{name}", str(path), track.shot, shots[track.shot],
+                      (track.start, track.stop), track.length, fps, boxes, matches, distance)
 
 
 def process_video(path: Path, key: str, out: Path, options: FacesOptions, models: Models,
@@ -119,6 +138,8 @@ def process_video(path: Path, key: str, out: Path, options: FacesOptions, models
     """Run the pipeline on one video; unreadable or face-less videos give a status, not an exception."""
     try:
         return _process(path, key, out, options, models, progress)
+    except DiskFullError:
+        raise  # not this video's fault: the whole build stops with one line
     except ProvganError as exc:
         return VideoResult(key, str(path), "failed", reason=str(exc))
     except Exception as exc:  # a damaged video must not stop a batch of thousands; keep the trace
@@ -130,10 +151,11 @@ def _process(path, key, out, options, models, progress) -> VideoResult:
     fps = probe_video(path).fps or DEFAULT_FPS
     analysis = analyze_video(path, options, models, progress)
     shots = find_shots(path, analysis, options)
+    bridge_gaps(analysis.boxes, analysis.landmarks, shots, options.max_gap)
     tracks = find_tracks(analysis.boxes, shots, options.min_frames)
     clips, dropped = [], 0
     for track in tracks:
-        record, _ = cut_track(path, key, out, track, shots, analysis, options, fps)
+        record = cut_track(path, key, out, track, shots, analysis, options, fps, models)
         if record is None:
             dropped += 1
         else:

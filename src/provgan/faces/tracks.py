@@ -5,7 +5,7 @@ least 31 of them, then used "SIFT feature matching again ... to remove clips con
 personalities across frames". Here a track is a maximal run of frames of one shot with exactly one
 detected face whose box moves continuously (a box that jumps by more than half its size between two
 frames is another face or a false detection, so the run is split there: our addition, cheap and
-conservative). Identity: SIFT matches between the first and the last aligned face of the track.
+conservative); gaps of up to ``--max-gap`` missed detections are bridged first (:func:`bridge_gaps`). Identity: SIFT matches between the first and the last aligned face of the track.
 Because both are aligned to the same template, a true match joins nearby points, so matches that
 join points farther apart than a tenth of the crop are ignored.
 """
@@ -61,6 +61,49 @@ def find_tracks(boxes: Sequence[np.ndarray], shots: Sequence[tuple[int, int]], m
                 tracks.append(Track(shot, run, i))
             run = i if one else i + 1
     return tracks
+
+
+def continuing_box(boxes: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """Of several boxes, the one face that continues the previous frame's single face, if only one does.
+
+    Why: a detector's false positive (Haar's giant box over an edge-padded frame, a second small box on
+    a shirt) would end a track at "exactly one face". A box continues when it does not jump
+    (:func:`box_jumps`) and keeps its size within a factor 1.5; if exactly one box does, the others are
+    dropped; otherwise (two faces, or none that continues) the frame keeps all its boxes.
+    """
+    if previous is None or len(boxes) < 2:
+        return boxes
+    side = np.sqrt(previous[2] * previous[3])
+    keep = [b for b in boxes if not box_jumps(previous, b) and 1 / 1.5 < np.sqrt(b[2] * b[3]) / side < 1.5]
+    return np.asarray(keep).reshape(1, 4) if len(keep) == 1 else boxes
+
+
+def bridge_gaps(boxes: list[np.ndarray], landmarks: dict[int, np.ndarray], shots: Sequence[tuple[int, int]],
+                max_gap: int) -> int:
+    """Fill runs of at most ``max_gap`` frames without a detection between two one-face frames of a shot.
+
+    Why: one missed detection in a 32-frame shot breaks the thesis' "at least 31 consecutive face
+    frames" rule, and detectors miss single frames (motion blur, a turn of the head). A gap is
+    bridged only between faces that do not jump (:func:`box_jumps`); the box and the 68 landmarks
+    are interpolated linearly. Frames with two or more boxes are never bridged (another face may be
+    there). ``boxes`` and ``landmarks`` are filled in place; returns how many frames were bridged.
+    """
+    bridged = 0
+    for start, stop in shots:
+        ones = [i for i in range(start, stop) if len(boxes[i]) == 1 and i in landmarks]
+        for a, b in zip(ones, ones[1:]):
+            gap = range(a + 1, b)
+            if not 0 < len(gap) <= max_gap or any(len(boxes[k]) for k in gap):
+                continue
+            if box_jumps(boxes[a][0], boxes[b][0]):
+                continue
+            for k in gap:
+                w = (k - a) / (b - a)
+                box = np.rint((1 - w) * boxes[a][0] + w * boxes[b][0]).astype(np.int64)
+                boxes[k] = box.reshape(1, 4)
+                landmarks[k] = ((1 - w) * landmarks[a] + w * landmarks[b]).astype(np.float32)
+                bridged += 1
+    return bridged
 
 
 def identity_matches(face_a: np.ndarray, face_b: np.ndarray) -> int:

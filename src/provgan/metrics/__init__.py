@@ -3,6 +3,8 @@
 Modules: ``scores`` (pure functions on feature arrays), ``swd`` (weight-free sliced Wasserstein
 on spatio-temporal Laplacian patches), ``c3d`` / ``i3d`` (feature networks), ``i3d_weights`` (the
 offline conversion of the real Kinetics-400 weights), ``classifier`` (the offline classifier
-protocol), ``features`` (one wrapper for every feature network), ``evaluate`` (the protocol of
-``provgan evaluate``) and ``cli``.
+protocol), ``features`` (one wrapper for every feature network), ``protocols`` (the published IS
+and FVD pipelines as named records, and the protocol card of every metrics JSON), ``fvd_example``
+(the original FVD code's example, an external check of the port), ``evaluate`` (what ``provgan
+evaluate`` does) and ``cli``.
 """

@@ -38,15 +38,32 @@ def _format(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
+def _list_protocols(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--list-protocols``: print every named protocol and exit (no checkpoint needed)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from provgan.metrics.protocols import PROTOCOLS
+
+    for protocol in PROTOCOLS.values():
+        click.echo(protocol.describe())
+    ctx.exit(0)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--list-protocols", is_flag=True, expose_value=False, is_eager=True, callback=_list_protocols,
+              help="Print the named protocols and exit.")
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path), help="Prepared store (real clips).")
 @click.option("--metrics", default="fvd,swd", show_default=True, help="Comma list of is,fid,fvd,kvd,swd.")
-@click.option("--num", default=2048, show_default=True, help="Clips per side (StyleGAN-V fvd2048_16f: 2048).")
+@click.option("--num", default=2048, show_default=True, help="Clips per side (StyleGAN-V fvd2048_16f: 2048); a --protocol sets its own for its metric.")
 @click.option("--seed", default=0, show_default=True, help="Generated clip i uses latent seed SEED+i.")
 @click.option("--batch", default=16, show_default=True, help="Clips per forward pass.")
 @click.option("--classifier", type=click.Path(path_type=Path), help="Offline classifier for IS/FID.")
-@click.option("--c3d", type=click.Path(path_type=Path), help="C3D state dict for IS/FID (published protocol).")
+@click.option("--c3d", type=click.Path(path_type=Path), help="C3D for IS/FID: TGAN's conv3d_deepnetA_ucf.npz "
+              "or a PyTorch state dict.")
+@click.option("--c3d-mean", type=click.Path(path_type=Path), help="TGAN's mean2.npz (is-tgan17, is-tganv2, thesis).")
+@click.option("--protocol", default=None, help="Named protocols, comma list, one per metric (e.g. "
+              "is-tgan17,fvd-stylegan-v); see --list-protocols.")
 @click.option("--i3d-weights", type=click.Path(path_type=Path), help="Converted I3D .pt (default: cache).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Weights cache folder (default $PROVGAN_CACHE "
               "or ~/.cache/provgan).")
@@ -55,8 +72,8 @@ def _format(value: float) -> str:
               help="I3D output used by FVD/KVD.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
 def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, batch: int,
-             classifier: Path | None, c3d: Path | None, i3d_weights: Path | None, cache: Path | None,
-             is_splits: int, fvd_layer: str, precision: str) -> None:
+             classifier: Path | None, c3d: Path | None, c3d_mean: Path | None, protocol: str | None,
+             i3d_weights: Path | None, cache: Path | None, is_splits: int, fvd_layer: str, precision: str) -> None:
     """Score a run's newest checkpoint (or CHECKPOINT file) against real clips.
 
     Writes metrics-<kimg>.json beside the checkpoint and prints a table.
@@ -67,20 +84,28 @@ def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, ba
       provgan evaluate runs/digits --data data/digits --metrics fvd,kvd,swd
       provgan classifier train --data data/digits --out digits-clf.pt
       provgan evaluate runs/digits --data data/digits --metrics is,fid,swd --classifier digits-clf.pt
+      provgan evaluate runs/ucf --data data/ucf101 --metrics is,fvd --protocol is-tgan17,fvd-stylegan-v \\
+          --c3d conv3d_deepnetA_ucf.npz --c3d-mean mean2.npz
+      provgan evaluate --list-protocols
     """
     from tqdm import tqdm
 
-    from provgan.metrics.evaluate import EvalOptions, load_evaluation, parse_metrics, run_evaluation
+    from provgan.metrics.evaluate import EvalOptions, counts, load_evaluation, parse_metrics, run_evaluation
 
     opts = EvalOptions(metrics=parse_metrics(metrics), num=num, seed=seed, batch=batch, is_splits=is_splits,
                        classifier=str(classifier) if classifier else None, c3d=str(c3d) if c3d else None,
                        i3d_weights=str(i3d_weights) if i3d_weights else None,
-                       i3d_cache=str(cache) if cache else None, fvd_layer=fvd_layer, precision=precision)
+                       i3d_cache=str(cache) if cache else None, fvd_layer=fvd_layer, precision=precision,
+                       protocol=protocol, c3d_mean_clip=str(c3d_mean) if c3d_mean else None)
     job = load_evaluation(checkpoint, data, opts)  # every check before the first clip is sampled
-    with tqdm(total=num, desc="evaluate", unit="clip", leave=False) as bar:
+    total = max([num, *(max(counts(opts, key)) for key in job.nets)])
+    with tqdm(total=total, desc="evaluate", unit="clip", leave=False) as bar:
         record, path = run_evaluation(job, bar.update)
     click.echo(f"{record['checkpoint']}  kimg {record['kimg']:.1f}  level {record['level']} "
-               f"({'x'.join(map(str, record['clip_shape']))}, alpha {record['alpha']:.2f})  {num} clips")
+               f"({'x'.join(map(str, record['clip_shape']))}, alpha {record['alpha']:.2f})")
+    for key, card in record["protocol_cards"].items():
+        click.echo(f"  {key}: protocol {card['protocol']['name']}, {card['num_fake']} fake / {card['num_real']} "
+                   f"real clips, {card['precision']}")
     for name, value in record["metrics"].items():
         click.echo(f"  {name:<12} {_format(value):>12}")
     click.echo(f"wrote {path}")

@@ -1,8 +1,9 @@
 """Building blocks of the 3D progressive networks (Karras et al. 2018, extended to video in thesis ch. 4).
 
 * Equalized learning rate: weights are drawn from N(0, 1) and multiplied at run time by
-  ``gain / sqrt(fan_in)`` with ``fan_in = C_in * kT * kH * kW`` (27 * C_in for 3x3x3 kernels; the
-  reference TF code used 9 * C_in, a 2D leftover). Adam then sees every weight at the same scale.
+  ``gain / sqrt(fan_in)`` with ``fan_in = C_in * kT * kH * kW`` (27 * C_in for 3x3x3 kernels; in the
+  reference TF code only G's fused up-convolution used 9 * C_in, a 2D leftover). Adam then sees
+  every weight at the same scale.
 * Pixel normalisation (eq. 4.1) over channels at every (t, y, x), eps 1e-8.
 * Minibatch standard deviation (§4.2) with strided groups of 4 and the biased variance, one channel.
 * Explicit, non-fused resampling by a level's own (tT, 2, 2) factor: nearest upsampling and box

@@ -9,6 +9,7 @@ is not possible) into the assets folder, so the page and its folder can be moved
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -17,6 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from provgan.atomic import disk_full_guard, fsync_dir
 from provgan.errors import ProvganError
 from provgan.report.curves import plot_curves
 from provgan.report.page import render_page
@@ -82,6 +84,17 @@ def _check_page_path(page: Path) -> None:
         raise ProvganError(f"--out {page} is a folder; give an .html file name, e.g. {page / 'report.html'}")
 
 
+@contextlib.contextmanager
+def _removed_on_error(folder: Path, file: Path):
+    """Remove the report's temp folder and page if writing fails (a full disk must not stay full)."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        file.unlink(missing_ok=True)
+        raise
+
+
 def build_report(run_dir: str | Path, page: str | Path | None = None) -> ReportResult:
     """Write the report of ``run_dir`` to ``page`` (default ``run_dir/report.html``) and its assets."""
     run = scan_run(run_dir)
@@ -93,19 +106,16 @@ def build_report(run_dir: str | Path, page: str | Path | None = None) -> ReportR
     tmp_page = page.with_name(f".{page.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    try:
+    with disk_full_guard(page), _removed_on_error(tmp, tmp_page):
         plots = plot_curves(run.stats, tmp)
         placer = _Placer(run.path, page, tmp, assets)
         now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         tmp_page.write_text(render_page(run, plots, placer, now), encoding="utf-8")
+        fsync_dir(tmp)
         if assets.exists():
             shutil.rmtree(assets)
         os.replace(tmp, assets)
         os.replace(tmp_page, page)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp_page.unlink(missing_ok=True)
-        raise
     videos = len(run.level_finals) + len(run.interpolations) + (run.latest_samples is not None)
     log.debug("report %s: %d plots, %d videos", page, len(plots), videos)
     return ReportResult(page, assets, len(plots), videos, copied_media=not placer.inside)

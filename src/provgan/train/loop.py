@@ -289,10 +289,9 @@ def _pos_dict(pos: Position) -> dict:
 
 def write_run_config(cfg: Config, run_dir: Path) -> None:
     """Save the resolved config (every default and override) next to the checkpoints."""
-    path = run_dir / "config.yaml"
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    from provgan.atomic import atomic_write_text
+
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def check_run_dir_config(cfg: Config, run_dir: Path) -> None:

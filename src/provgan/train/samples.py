@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from provgan.atomic import atomic_write_bytes, disk_full_guard
 from provgan.data.video_io import write_video
 from provgan.video_grid import grid_frames, to_uint8, viewing_upscale
 
@@ -37,7 +38,10 @@ def write_sample_grid(g_ema: torch.nn.Module, latents: torch.Tensor, level: int,
                        for z, y in zip(latents.split(16), ys)])
     frames = to_uint8(clips)
     grid = grid_frames(frames, rows, cols, upscale=viewing_upscale(frames.shape[2]))
-    paths = [write_video(stem.with_suffix(ext), grid, fps=fps) for ext in (".mp4", ".gif")]
+    paths = []
+    for ext in (".mp4", ".gif"):  # write_video renames its own temp file; a full disk is one line
+        with disk_full_guard(stem.with_suffix(ext), needed=None):
+            paths.append(write_video(stem.with_suffix(ext), grid, fps=fps))
     paths.append(write_png(stem.with_suffix(".png"), frame_strip(grid)))
     return paths, grid[grid.shape[0] // 2]
 
@@ -57,7 +61,4 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
     if not ok:
         raise OSError(f"could not encode {path.name} as PNG")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(encoded.tobytes())
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, encoded.tobytes())

@@ -1,5 +1,9 @@
 """Named scalars (``Loss/D/gp``, ``Progress/lod``, ``Timing/sec_per_kimg``...) fanned out to a JSONL
-file for scripts and to TensorBoard, from one place (as StyleGAN2-ADA's ``training_stats``)."""
+file for scripts and to TensorBoard, from one place (as StyleGAN2-ADA's ``training_stats``).
+
+Each row is appended in one write that a full disk cuts back to nothing (:func:`provgan.atomic.append_line`),
+so ``stats.jsonl`` never ends in half a row and a full disk is one line, not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from provgan.atomic import append_line, atomic_write_text
 
 
 class StatsWriter:
@@ -48,8 +54,7 @@ class StatsWriter:
         """Write one row of ready values (e.g. ``Metrics/...``) without touching the running means."""
         if self.run_dir is not None:
             row = {"kimg": round(kimg, 6)} | {k: (v if math.isfinite(v) else None) for k, v in values.items()}
-            with open(self.run_dir / "stats.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_line(self.run_dir / "stats.jsonl", json.dumps(row))  # a whole row or none
         board = self._board()
         if board is not None:
             step = int(round(kimg * 1000))
@@ -77,9 +82,7 @@ class StatsWriter:
             else:
                 dropped += 1
         if dropped:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(line + "\n" for line in kept))
-            tmp.replace(path)
+            atomic_write_text(path, "".join(line + "\n" for line in kept))
         return dropped
 
     def image(self, tag: str, hwc_uint8: np.ndarray, kimg: float) -> None:
