@@ -37,9 +37,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "mbstd8": ("minibatch-stddev group 8", ["model.mbstd_group=8"]),
     "gp5": ("SWGAN gradient penalty weight lambda1 5 instead of 50", ["loss.swgan_lambda1=5"]),
     "proj1": ("SWGAN feature-projection penalty weight lambda2 1 instead of 10", ["loss.swgan_lambda2=1"]),
+    "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
+             ["model.conditional=true"]),
 }
 
-COLUMNS = (("Metrics/sure", "sure"), ("Metrics/classes", "digits"), ("Metrics/is", "IS"), ("Metrics/swd", "SWD"))
+COLUMNS = (("Metrics/sure", "sure"), ("Metrics/classes", "digits"), ("Metrics/is", "IS"), ("Metrics/swd", "SWD"),
+           ("Metrics/agree", "agree"))
 
 
 def metric_rows(run: Path) -> list[dict]:
@@ -78,7 +81,7 @@ def table(out: Path, names: list[str], at: list[float]) -> str:
             r = rows[-1]
             ceiling = f"{r['Metrics/real/sure']:.2f}/{r['Metrics/real/classes']:.2f}/{r['Metrics/real/is']:.2f}"
         lines.append(f"| {name} | {VARIANTS[name][0]} | " + " | ".join(cell(row_at(rows, k)) for k in at) + " |")
-    head = "cells: G_ema's classifier sure share / effective digits / IS / video SWD (x1e3)"
+    head = "cells: G_ema's classifier sure share / effective digits / IS / video SWD (x1e3) [/ agree, conditional]"
     if ceiling:
         head += f"; real clips at the top level: {ceiling}"
     return head + "\n" + "\n".join(lines)
