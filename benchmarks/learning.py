@@ -15,10 +15,11 @@ A run already in ``--out`` continues (``--resume auto``); ``--table-only`` just 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
+
+from quality_curves import metric_rows  # noqa: E402 - the sibling script's reader of Metrics rows
 
 PRESET = Path(__file__).with_name("learning") / "digits-16.yaml"
 
@@ -43,20 +44,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 
 COLUMNS = (("Metrics/sure", "sure"), ("Metrics/classes", "digits"), ("Metrics/is", "IS"), ("Metrics/swd", "SWD"),
            ("Metrics/agree", "agree"))
-
-
-def metric_rows(run: Path) -> list[dict]:
-    rows = []
-    path = run / "stats.jsonl"
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if "Metrics/swd" in row:
-                rows.append(row)
-    return rows
 
 
 def row_at(rows: list[dict], kimg: float) -> dict | None:
