@@ -90,3 +90,20 @@ def test_build_results_aggregates_each_system_over_its_seeds(exp_store, spec_fil
         assert s["summary"]["is"]["std"] == pytest.approx(np.std(2.0 * np.array(values), ddof=1))
         assert s["wall_s"]["mean"] == pytest.approx(np.mean([10.0 * (i + 1) for i in range(len(values))]))
         assert sorted(s["runs"]) == [str(i) for i in range(len(values))]
+
+
+def test_each_system_reports_the_optimizers_it_trains_with():
+    """A baseline's optimizers are its own (TGAN's RMSprop 5e-5, MoCoGAN's Adam with weight decay), not
+    cfg.optim's Adam; a progressive system reports the schedule's lr and betas."""
+    from provgan.config import load_config
+    from provgan.experiment.results import system_settings
+
+    tgan = system_settings(load_config("tgan-digits"))
+    assert tgan["optimizers"]["G"].startswith("rmsprop lr 5e-05") and "lr" not in tgan
+    assert all(v.startswith("rmsprop") for v in tgan["optimizers"].values()) and tgan["arch"] == "tgan"
+    moco = system_settings(load_config("mocogan-digits"))
+    assert set(moco["optimizers"]) == {"G", "D_image", "D_video"}
+    assert all(v == "adam lr 0.0002 betas (0.5, 0.999) wd 1e-05" for v in moco["optimizers"].values())
+    prog = system_settings(load_config("digits-32"))
+    assert prog["optimizer"] == "adam" and prog["lr"] == 0.005 and prog["adam_betas"] == [0.0, 0.99]
+    assert "optimizers" not in prog and prog["arch"] == "progressive"

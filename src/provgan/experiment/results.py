@@ -51,19 +51,37 @@ def machine() -> str:
     return f"{device}; {torch.get_num_threads()} threads; torch {torch.__version__}; python {platform.python_version()}"
 
 
+def _optimizer_text(spec) -> str:
+    """One optimizer as a reader compares it: ``adam lr 0.0002 betas (0.5, 0.999) wd 1e-05``."""
+    text = f"{spec.name} lr {spec.lr:g}"
+    text += f" alpha {spec.alpha:g}" if spec.name == "rmsprop" else f" betas ({spec.betas[0]:g}, {spec.betas[1]:g})"
+    return text + (f" wd {spec.weight_decay:g}" if spec.weight_decay else "")
+
+
 def system_settings(cfg) -> dict[str, Any]:
-    """The settings a reader needs to judge a comparison (loss, optimizer, EMA, batch, mirror)."""
+    """The settings a reader needs to judge a comparison (loss, optimizers, EMA, batch, mirror).
+
+    A progressive system's optimizers follow the schedule (per-resolution lr, one Adam setting for G,
+    D and the head); a baseline keeps each network's own optimizer as its original code sets it
+    (TGAN's RMSprop, MoCoGAN's Adam with weight decay), so those are read from the networks it
+    builds, not from ``cfg.optim``, which a baseline does not use.
+    """
+    from provgan.registry import build_parts
+
     o, s = cfg.optim, cfg.schedule
-    settings = {"loss": cfg.loss.name, "lr": s.lr_default, "lr_per_resolution": dict(s.lr),
-                "adam_betas": [o.beta1, o.beta2], "n_critic": o.n_critic, "d_lr_mult": o.d_lr_mult,
-                "g_ema": f"half-life {o.ema_halflife_kimg:g} kimg" if o.ema_halflife_kimg > 0 else f"beta {o.ema_beta:g}",
-                "minibatch": dict(s.minibatch) or s.minibatch_default, "mirror": cfg.data.mirror,
-                "reg_interval": cfg.loss.reg_interval, "precision": cfg.run.precision}
-    for name in ("arch", "width"):  # the model registry's fields (issue 15), where they exist
-        if hasattr(cfg.model, name):
-            settings[name] = getattr(cfg.model, name)
-    if hasattr(o, "name"):
-        settings["optimizer"] = o.name
+    settings: dict[str, Any] = {"loss": cfg.loss.name}
+    parts = build_parts(cfg)
+    if parts.schedule_lr:
+        settings |= {"optimizer": o.name, "lr": s.lr_default, "lr_per_resolution": dict(s.lr),
+                     "adam_betas": [o.beta1, o.beta2], "d_lr_mult": o.d_lr_mult}
+    else:
+        settings["optimizers"] = {"G": _optimizer_text(parts.g_optimizer)} | {
+            name: _optimizer_text(part.optimizer) for name, part in parts.critics.items()}
+    settings |= {"n_critic": o.n_critic,
+                 "g_ema": f"half-life {o.ema_halflife_kimg:g} kimg" if o.ema_halflife_kimg > 0 else f"beta {o.ema_beta:g}",
+                 "minibatch": dict(s.minibatch) or s.minibatch_default, "mirror": cfg.data.mirror,
+                 "reg_interval": cfg.loss.reg_interval, "precision": cfg.run.precision,
+                 "arch": cfg.model.arch, "width": cfg.model.width}
     return settings
 
 
