@@ -123,3 +123,25 @@ def test_prepare_builtin_store(tmp_path, sprites):
     for t, h, w in store.shapes[:-1]:
         pooled = top.reshape(10, t, 32 // t, h, 64 // h, w, 64 // w, 3).mean(axis=(2, 4, 6))
         np.testing.assert_array_equal(store.level((t, h, w)), np.rint(pooled).astype(np.uint8))
+
+
+def test_motion_speed_slows_bounce_and_rotate_only(sprites, single):
+    """``speed_scale`` 0.3: the bounce path and the rotation are about 0.3x as long; slide and zoom
+    clips, the digits and the labels are unchanged (the same random draws)."""
+    clips, labels = single
+    slow, slow_labels = render_clips(2, 0, 8, SHAPE, sprites, max_digits=1, speed_scale=0.3)
+    assert slow_labels.tolist() == labels[:8].tolist()
+    for fast_clip, slow_clip, label in zip(clips[:8], slow, labels[:8]):
+        motion = MOTIONS[label % len(MOTIONS)]
+        fast_s, slow_s = _motion_stats(fast_clip), _motion_stats(slow_clip)
+        if motion in ("slide", "zoom"):
+            np.testing.assert_array_equal(fast_clip, slow_clip)
+        elif motion == "bounce":
+            assert 0.2 < slow_s["path"] / fast_s["path"] < 0.4, (slow_s, fast_s)
+        else:
+            assert 0.15 < slow_s["turn"] / fast_s["turn"] < 0.45, (slow_s, fast_s)
+
+
+def test_prepare_builtin_records_motion_speed(tmp_path):
+    prepare_builtin("moving-digits", tmp_path / "slow", "digits-32", num_clips=4, seed=3, motion_speed=0.3)
+    assert open_store(tmp_path / "slow").manifest["source"]["motion_speed"] == 0.3

@@ -43,10 +43,13 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Seed of --builtin rendering and of --clip random.")
 @click.option("--max-digits", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Digits per clip at most (--builtin): 2 puts two smaller digits in half the clips.")
+@click.option("--motion-speed", type=float, default=1.0, show_default=True,
+              help="Scale of the bounce speed and rotation rate (--builtin); 0.3 keeps motion under a pixel a frame.")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
             size: int | None, workers: int, split: str | None, stacked_frames: int | None, strict: bool,
-            overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, dry_run: bool) -> None:
+            overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, motion_speed: float,
+            dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -72,12 +75,13 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                                        "--builtin (it renders in seconds: rerun it)")
             summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
-                                      progress=progress, dry_run=dry_run, max_digits=max_digits)
+                                      progress=progress, dry_run=dry_run, max_digits=max_digits,
+                                      motion_speed=motion_speed)
         else:
             if len(paths) != 2:
                 raise click.UsageError("give SRC and OUT (or --builtin moving-digits OUT)")
-            if max_digits != 2:
-                raise click.UsageError("--max-digits applies to --builtin moving-digits only")
+            if max_digits != 2 or motion_speed != 1.0:
+                raise click.UsageError("--max-digits and --motion-speed apply to --builtin moving-digits only")
             if plan is None:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,

@@ -72,8 +72,12 @@ def _fold(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _trajectory(rng: np.random.Generator, motion: str, slot: int, count: int, size: float,
-                shape: tuple[int, int, int]) -> np.ndarray:
-    """(T, 4) per-frame centre x, y, scale and angle (degrees) of one digit."""
+                shape: tuple[int, int, int], speed_scale: float = 1.0) -> np.ndarray:
+    """(T, 4) per-frame centre x, y, scale and angle (degrees) of one digit.
+
+    ``speed_scale`` multiplies the two fast motions, ``bounce``'s speed and ``rotate``'s spin (the
+    random draws are the same, so a slower dataset holds the same digits on the same paths).
+    """
     frames, height, width = shape
     px = width / REF_SIZE  # reference pixels -> canvas pixels
     per = REF_FRAMES / frames  # reference frames per frame of this clip
@@ -83,7 +87,7 @@ def _trajectory(rng: np.random.Generator, motion: str, slot: int, count: int, si
     half = 0.5 * size
     lo, hi = np.array([half, half]), np.array([width - half, height - half])
     if motion in ("bounce", "slide"):
-        speed = rng.uniform(2.2, 3.5) if motion == "bounce" else rng.uniform(0.5, 0.9)
+        speed = rng.uniform(2.2, 3.5) * speed_scale if motion == "bounce" else rng.uniform(0.5, 0.9)
         theta = rng.uniform(0, 2 * np.pi)
         step = speed * px * per * np.array([np.cos(theta), np.sin(theta)])
         travel = step * (frames - 1)
@@ -103,7 +107,7 @@ def _trajectory(rng: np.random.Generator, motion: str, slot: int, count: int, si
             period = rng.uniform(20, 32) / per
             scale = 1.0 + rng.uniform(0.18, 0.28) * np.sin(2 * np.pi * f / period + rng.uniform(0, 2 * np.pi))
         else:
-            omega = rng.uniform(6, 11) * per * rng.choice([-1.0, 1.0])
+            omega = rng.uniform(6, 11) * speed_scale * per * rng.choice([-1.0, 1.0])
             angle = angle + omega * f
     return np.stack([x, y, scale, angle], axis=1)
 
@@ -127,11 +131,12 @@ def _alpha(sprite: np.ndarray, track: np.ndarray, digit_size: float, digit_px: f
 
 
 def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int],
-                max_digits: int = 2) -> np.ndarray:
+                max_digits: int = 2, speed_scale: float = 1.0) -> np.ndarray:
     """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3), one or two handwritten digits.
 
     ``max_digits=1`` renders every clip with one digit (the draw that picks the count is still
-    made, so one-digit clips are the same either way).
+    made, so one-digit clips are the same either way). ``speed_scale`` slows (< 1) or speeds up the
+    bounce and rotate motions (:func:`_trajectory`).
     """
     frames, height, width = shape
     rng = np.random.default_rng([seed, index])
@@ -142,7 +147,7 @@ def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, 
     for slot in range(count):
         size = (rng.uniform(30, 36) if count == 1 else rng.uniform(23, 28)) * width / REF_SIZE
         sprite = sprites.images[rng.choice(sprites.by_digit[digit])]
-        track = _trajectory(rng, MOTIONS[motion], slot, count, size, shape)
+        track = _trajectory(rng, MOTIONS[motion], slot, count, size, shape, speed_scale)
         alphas.append(_alpha(sprite, track, size, sprites.digit_px, height, width))
         colours.append(_hsv_colour(rng))
     return _composite(alphas, np.stack(colours))
@@ -160,10 +165,12 @@ def _composite(alphas: list[np.ndarray], colours: np.ndarray) -> np.ndarray:
 
 
 def render_clips(seed: int, start: int, count: int, shape: tuple[int, int, int],
-                 sprites: Sprites | None = None, max_digits: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                 sprites: Sprites | None = None, max_digits: int = 2,
+                 speed_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Clips ``start .. start+count-1``: uint8 (count, T, H, W, 3) and int64 labels (count,)."""
     sprites = sprites or load_sprites(shape[2])
-    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits) for i in range(start, start + count)])
+    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits, speed_scale)
+                      for i in range(start, start + count)])
     labels = np.array([label_of(i) for i in range(start, start + count)], np.int64)
     return clips, labels
 
