@@ -59,6 +59,10 @@ class ModelConfig:
     # a projection term in the critic; the classes are the store's label factor ``data.label``
     conditional: bool = False
     num_classes: int = 0  # 0: taken from the store when training starts (and saved in the checkpoint)
+    # per-channel mean of the training clips in [-1, 1] units (data.center fills it from the store when
+    # training starts; saved in the checkpoint's config). D reads x - mean and G writes net(z) + mean,
+    # so both networks work on centred values; empty: no shift (runs trained before it existed)
+    pixel_mean: tuple[float, ...] = ()
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:
@@ -139,6 +143,10 @@ class DataConfig:
     # the label factor classes mean (a name from the store's label names, e.g. "digit"); empty: the
     # whole label. The training-time classifier metrics measure coverage of this factor.
     label: str = ""
+    # centre the progressive networks on the store's per-channel pixel mean (model.pixel_mean): on
+    # dark clips (the moving digits' mean is -0.8) an uncentred D learns to tell real from fake
+    # several times more slowly (README, "Learning curves"); off by default until a GAN run shows gain
+    center: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,6 +313,9 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"model.{name} must be >= 1, got {value}")
     if any(c < 1 for c in m.g_channels + m.d_channels):
         raise ConfigError("model channel counts must all be >= 1")
+    if m.pixel_mean and (len(m.pixel_mean) != m.image_channels or any(not -1.0 <= v <= 1.0 for v in m.pixel_mean)):
+        raise ConfigError(f"model.pixel_mean needs {m.image_channels} values in [-1, 1] (one per channel) or none, "
+                          f"got {list(m.pixel_mean)}")
     if m.num_classes < 0 or (m.num_classes and not m.conditional):
         raise ConfigError(f"model.num_classes={m.num_classes}: set model.conditional=true for a class-conditional "
                           f"model (num_classes 0 takes the classes from the store's labels)")

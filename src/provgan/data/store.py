@@ -262,6 +262,19 @@ class ClipStore:
             self._levels[key] = np.load(self.path / level_file(key), mmap_mode="r")
         return self._levels[key]
 
+    def pixel_mean(self, max_clips: int = 4096) -> tuple[float, ...]:
+        """Per-channel mean of the clips in [-1, 1] units, rounded to 1e-4 (``model.pixel_mean``).
+
+        Read from the smallest level (a box-filter average of the top one, so the same mean to
+        rounding) over at most ``max_clips`` evenly spaced clips: cheap for any store size and the
+        same numbers every time.
+        """
+        clips = self.level(self.shapes[0])
+        index = np.unique(np.linspace(0, self.num_clips - 1, min(max_clips, self.num_clips)).round().astype(np.int64))
+        channels = clips.shape[-1]
+        mean = np.asarray(clips[index], dtype=np.float64).reshape(-1, channels).mean(axis=0)
+        return tuple(round(float(v) / 127.5 - 1.0, 4) for v in mean)
+
     def decode_label(self, label: int) -> dict[str, str]:
         """Label -> factor names, e.g. {"digit": "3", "motion": "zoom"} (mixed radix, first factor major)."""
         out, rest = {}, int(label)

@@ -21,8 +21,8 @@ from torch import nn
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
 from provgan.nn.conditioning import ProjectionTerm
-from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, assert_shape, downsample,
-                               leaky_relu)
+from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, assert_shape, channel_vector,
+                               downsample, leaky_relu)
 
 
 class FromRGB(nn.Module):
@@ -82,6 +82,10 @@ class Discriminator(nn.Module):
         if cfg.conditional and cfg.num_classes < 1:
             raise ValueError("a conditional discriminator needs model.num_classes >= 1 (resolved from the store)")
         self.projection = ProjectionTerm(cfg.num_classes, cfg.feature_dim) if cfg.conditional else None
+        # data centring (model.pixel_mean): D reads x - mean. Uncentred dark clips (moving digits: mean
+        # -0.8) put a large constant on every fromRGB unit; D then separated real clips from G's rings
+        # at 67% after 300 supervised steps, against 98% when centred (README, "Learning curves")
+        self.register_buffer("pixel_mean", channel_vector(cfg.pixel_mean, cfg.image_channels), persistent=False)
 
     @property
     def num_levels(self) -> int:
@@ -96,6 +100,8 @@ class Discriminator(nn.Module):
         if not 0 <= level < self.num_levels:
             raise ValueError(f"level {level} is outside this {self.num_levels}-level discriminator")
         assert_shape(x, [None, *self.input_shape(level)], f"discriminator input at level {level}")
+        if self.pixel_mean is not None:
+            x = x - self.pixel_mean.to(x.dtype)
         h = self.from_rgb[level](x)
         if level > 0:
             h = self.blocks[level](h)

@@ -21,8 +21,8 @@ from torch.nn import functional as F
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
 from provgan.nn.conditioning import LatentConditioning
-from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, leaky_relu, pixel_norm,
-                               upsample)
+from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, channel_vector, leaky_relu,
+                               pixel_norm, upsample)
 
 
 class BiaslessEqualizedLinear(EqualizedLinear):
@@ -91,6 +91,9 @@ class Generator(nn.Module):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level)))
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = nn.ModuleList(EqualizedConv3d(c, cfg.image_channels, kernel_size=1, gain=1.0) for c in ch)
+        # data centring (model.pixel_mean): the network draws centred values, the clips it returns are
+        # in the data's range; not a parameter, and not in the state dict (the config carries it)
+        self.register_buffer("pixel_mean", channel_vector(cfg.pixel_mean, cfg.image_channels), persistent=False)
 
     @property
     def num_levels(self) -> int:
@@ -113,12 +116,15 @@ class Generator(nn.Module):
         for block in self.blocks[1:level]:
             h = block(h)
         if level == 0:
-            return self.to_rgb[0](h)
+            return self._uncentre(self.to_rgb[0](h))
         new = self.to_rgb[level](self.blocks[level](h))
         if alpha >= 1.0:
-            return new
+            return self._uncentre(new)
         old = upsample(self.to_rgb[level - 1](h), self.blocks[level].factor)
-        return fade(old, new, alpha)
+        return self._uncentre(fade(old, new, alpha))
+
+    def _uncentre(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pixel_mean.to(x.dtype) if self.pixel_mean is not None else x
 
     def num_parameters(self, level: int | None = None) -> int:
         """Parameters used at ``level`` when stable: blocks 0..level and that level's toRGB only.

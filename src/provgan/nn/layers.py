@@ -31,6 +31,13 @@ def assert_shape(x: torch.Tensor, expected: Sequence[int | None], what: str) -> 
         raise ValueError(f"{what}: expected shape {want}, got {'x'.join(map(str, x.shape))}")
 
 
+def channel_vector(values: Sequence[float], channels: int) -> torch.Tensor | None:
+    """A per-channel constant (model.pixel_mean) as a (1, C, 1, 1, 1) tensor; None when empty."""
+    if not values:
+        return None
+    return torch.tensor([float(v) for v in values], dtype=torch.float32).view(1, channels, 1, 1, 1)
+
+
 class EqualizedConv3d(nn.Module):
     """3D convolution with run-time weight scaling ``gain / sqrt(C_in * kT * kH * kW)`` and 'same' padding."""
 

@@ -73,3 +73,11 @@ def with_classes(cfg: Config, classes: ClassMap) -> Config:
         raise ProvganError(f"model.num_classes is {given} but data.label='{cfg.data.label}' of the store has "
                            f"{classes.num_classes} classes; leave model.num_classes at 0 to take the store's")
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, num_classes=classes.num_classes))
+
+
+def with_pixel_mean(cfg: Config, store) -> Config:
+    """``cfg`` with ``model.pixel_mean`` taken from ``store`` when ``data.center`` asks for it and the
+    config leaves it empty (a progressive model only: the baselines keep their tanh outputs)."""
+    if not cfg.data.center or cfg.model.pixel_mean or cfg.model.arch != "progressive":
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pixel_mean=store.pixel_mean()))

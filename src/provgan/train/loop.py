@@ -29,7 +29,7 @@ from provgan.train import checkpoint as ckpt
 from provgan.train.distributed import DistContext, all_ranks_agree, broadcast_module
 from provgan.train.hardware import resolve_precision
 from provgan.train.models import build_models, build_optimizers
-from provgan.train.classes import ClassMap, class_map, with_classes
+from provgan.train.classes import ClassMap, class_map, with_classes, with_pixel_mean
 from provgan.train.samples import fixed_latents, grid_labels, write_sample_grid
 from provgan.train.stats import StatsWriter
 from provgan.train.step import train_step
@@ -88,6 +88,7 @@ class Trainer:
         np.random.seed(cfg.run.seed % 2**32)
         random.seed(cfg.run.seed)
         self.store = open_store(data, shapes=cfg.model.plan)
+        cfg = self.cfg = with_pixel_mean(cfg, self.store)
         self.classes: ClassMap | None = None
         if cfg.model.conditional:
             self.classes = class_map(self.store, cfg.data.label)
@@ -310,8 +311,10 @@ def run_training(cfg: Config, data: Path, run_dir: Path, ctx: DistContext, resum
                  show_progress: bool = True) -> Trainer:
     """Set up (or resume) a run in ``run_dir`` and train to ``cfg.schedule.total_kimg``."""
     run_dir = Path(run_dir)
-    if cfg.model.conditional:  # num_classes from the store before comparing with a saved config
-        cfg = with_classes(cfg, class_map(open_store(data, shapes=cfg.model.plan), cfg.data.label))
+    store = open_store(data, shapes=cfg.model.plan)  # what the store decides, before comparing with a saved config
+    cfg = with_pixel_mean(cfg, store)
+    if cfg.model.conditional:
+        cfg = with_classes(cfg, class_map(store, cfg.data.label))
     check_run_dir_config(cfg, run_dir)
     if not resume and ckpt.list_checkpoints(run_dir):
         raise ProvganError(f"{run_dir} already holds checkpoints: continue it with --resume auto, "
