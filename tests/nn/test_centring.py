@@ -10,7 +10,7 @@ from provgan.nn import Discriminator, Generator
 MEAN = (-0.8, -0.7, -0.6)
 
 
-def _pair(**model):
+def _pair():
     plain = load_config("tiny").model
     centred = load_config("tiny", [f"model.pixel_mean=[{', '.join(map(str, MEAN))}]"]).model
     return plain, centred

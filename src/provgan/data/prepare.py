@@ -176,7 +176,8 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     return task, levels, tuple(done), error
 
 
-def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int]) -> tuple[list[np.ndarray], np.ndarray]:
+def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float]
+                 ) -> tuple[list[np.ndarray], np.ndarray]:
     from provgan.data import moving_digits
 
     seed, start, count, shapes, max_digits, speed_scale = args
