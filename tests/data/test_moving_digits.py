@@ -145,3 +145,36 @@ def test_motion_speed_slows_bounce_and_rotate_only(sprites, single):
 def test_prepare_builtin_records_motion_speed(tmp_path):
     prepare_builtin("moving-digits", tmp_path / "slow", "digits-32", num_clips=4, seed=3, motion_speed=0.3)
     assert open_store(tmp_path / "slow").manifest["source"]["motion_speed"] == 0.3
+
+
+def test_styles_keep_the_first_handwriting_samples_of_every_digit(sprites):
+    one = sprites.with_styles(1)
+    assert [len(pool) for pool in one.by_digit] == [1] * 10
+    assert [pool[0] for pool in one.by_digit] == [pool[0] for pool in sprites.by_digit]
+    assert [len(pool) for pool in sprites.with_styles(3).by_digit] == [3] * 10
+    assert sprites.with_styles(0) is sprites
+    with pytest.raises(ValueError, match="styles must be >= 0"):
+        sprites.with_styles(-1)
+
+
+def test_one_style_renders_every_clip_of_a_digit_with_the_same_glyph(sprites):
+    """With one glyph per digit, hiding every other sample changes nothing; with all styles the
+    same clips use other samples (the default draws from about 180 per digit)."""
+    one = sprites.with_styles(1)
+    keep = np.array([pool[0] for pool in one.by_digit])
+    hidden = sprites.images.copy()
+    hidden[np.setdiff1d(np.arange(len(hidden)), keep)] = 0.0  # every other glyph blank
+    only_first = type(sprites)(hidden, sprites.targets, one.by_digit)
+    a, labels = render_clips(5, 0, 20, (8, 32, 32), one)
+    b, _ = render_clips(5, 0, 20, (8, 32, 32), only_first)
+    np.testing.assert_array_equal(a, b)
+    full, full_labels = render_clips(5, 0, 20, (8, 32, 32), sprites)
+    assert full_labels.tolist() == labels.tolist()
+    assert any(not np.array_equal(x, y) for x, y in zip(a, full))
+
+
+def test_prepare_builtin_records_styles_and_refuses_negative(tmp_path):
+    prepare_builtin("moving-digits", tmp_path / "one", "digits-32", num_clips=4, seed=3, styles=1)
+    assert open_store(tmp_path / "one").manifest["source"]["styles"] == 1
+    with pytest.raises(Exception, match="--styles must be >= 0"):
+        prepare_builtin("moving-digits", tmp_path / "neg", "digits-32", num_clips=4, styles=-1)

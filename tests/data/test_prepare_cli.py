@@ -45,7 +45,7 @@ def test_builtin_with_one_digit_per_clip_renders_the_one_digit_clips(tmp_path, c
     assert any((a != b).any() for a, b in zip(one, two))  # some clips of the default hold two digits
     code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "x"), "--plan", "tiny", "--max-digits", "1"],
                        capsys)
-    assert code == 2 and "--max-digits and --motion-speed apply to --builtin" in err
+    assert code == 2 and "--max-digits, --motion-speed and --styles apply to --builtin" in err
 
 
 def test_videos_with_a_bad_file_and_dry_run(video_dir, tmp_path, capsys):
@@ -85,3 +85,17 @@ def test_usage_mistakes(tmp_path, capsys):
     assert code == 2 and "--plan" in err
     code, _, err = run(["prepare", "--builtin", "moving-digits", str(tmp_path), str(tmp_path / "x")], capsys)
     assert code == 2 and "only OUT" in err
+
+
+def test_builtin_with_one_style_draws_each_digit_from_its_first_sample(tmp_path, capsys):
+    from provgan.data.moving_digits import load_sprites, render_clips
+
+    code, _, _ = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "d"), "--plan", "tiny",
+                      "--num-clips", "6", "--seed", "2", "--workers", "1", "--styles", "1"], capsys)
+    store = open_store(tmp_path / "d")
+    assert code == 0 and store.manifest["source"]["styles"] == 1
+    glyphs, _ = render_clips(2, 0, 6, (8, 16, 16), load_sprites(16).with_styles(1))
+    np.testing.assert_array_equal(store.level((8, 16, 16)), glyphs)
+    code, _, err = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "e"), "--plan", "tiny",
+                        "--styles", "-1"], capsys)
+    assert code == 2 and "--styles" in err and not (tmp_path / "e").exists()

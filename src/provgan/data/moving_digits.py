@@ -40,6 +40,18 @@ class Sprites:
         """Side in sprite pixels of the 8x8 handwriting area."""
         return self.images.shape[1] * 8 / 12
 
+    def with_styles(self, styles: int) -> "Sprites":
+        """Only the first ``styles`` handwriting samples of every digit (0: all of them).
+
+        A diagnostic of how much the variety of handwriting costs a generator: ``styles=1`` draws
+        every clip of a digit with the same glyph (in its own colour, size and motion).
+        """
+        if styles < 0:
+            raise ValueError(f"styles must be >= 0 (0: every sample), got {styles}")
+        if styles == 0:
+            return self
+        return Sprites(self.images, self.targets, tuple(index[:styles] for index in self.by_digit))
+
 
 def load_sprites(canvas: int) -> Sprites:
     """Smoothly upscale every bundled digit to a sprite sized for a ``canvas``-pixel frame.

@@ -176,12 +176,13 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     return task, levels, tuple(done), error
 
 
-def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float]
+def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float, int]
                  ) -> tuple[list[np.ndarray], np.ndarray]:
     from provgan.data import moving_digits
 
-    seed, start, count, shapes, max_digits, speed_scale = args
-    clips, labels = moving_digits.render_clips(seed, start, count, shapes[-1], _sprites(shapes[-1][2]),
+    seed, start, count, shapes, max_digits, speed_scale, styles = args
+    sprites = _sprites(shapes[-1][2]).with_styles(styles)
+    clips, labels = moving_digits.render_clips(seed, start, count, shapes[-1], sprites,
                                                max_digits=max_digits, speed_scale=speed_scale)
     return pool_levels(clips, shapes), labels
 
@@ -425,11 +426,12 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
                     size: int | None = None, workers: int = 1, overwrite: bool = False,
                     preset: str | None = None, progress: Progress | None = None,
                     chunk: int = 64, dry_run: bool = False, max_digits: int = 2,
-                    motion_speed: float = 1.0) -> PrepareSummary:
+                    motion_speed: float = 1.0, styles: int = 0) -> PrepareSummary:
     """Render an embedded dataset (``moving-digits``) straight into a store, nothing downloaded.
 
     ``max_digits=1`` renders one digit per clip (otherwise half the clips hold two smaller ones);
-    ``motion_speed`` scales the bounce speed and the rotation rate (1: the default dataset).
+    ``motion_speed`` scales the bounce speed and the rotation rate (1: the default dataset);
+    ``styles`` > 0 draws every digit from only its first ``styles`` handwriting samples (0: all).
     """
     from provgan.data import moving_digits
 
@@ -441,19 +443,21 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
         raise ProvganError(f"--max-digits must be 1 or 2, got {max_digits}")
     if not 0 < motion_speed <= 4:
         raise ProvganError(f"--motion-speed must be in (0, 4], got {motion_speed:g}")
+    if styles < 0:
+        raise ProvganError(f"--styles must be >= 0 (0: every handwriting sample), got {styles}")
     started = time.perf_counter()
     shapes, plan_preset = resolve_plan(plan, frames, size)
     out = Path(out)
     if dry_run:
         check_output(out, overwrite)
         return _planned(out, shapes, num_clips, started)
-    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed)
+    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed, styles)
              for s in range(0, num_clips, chunk)]
     manifest = {
         "preset": preset or plan_preset,
         "source": {"builtin": name, "seed": seed, "num_clips": num_clips, "fps": moving_digits.FPS,
                    "motions": list(moving_digits.MOTIONS), "max_digits": max_digits,
-                   "motion_speed": motion_speed},
+                   "motion_speed": motion_speed, "styles": styles},
         "labels": {"file": "labels.npy", "names": moving_digits.label_names(),
                    "encoding": f"digit * {len(moving_digits.MOTIONS)} + motion"},
         "counts": {"sources": 1, "used": 1, "skipped": 0, "converted": 0, "clips": num_clips},
