@@ -23,8 +23,7 @@ from provgan.data.store import open_store
 from provgan.metrics.classifier import load_classifier, predict, to_tensor
 from provgan.metrics.coverage import SURE, factor_coverage, label_factor
 from provgan.metrics.resize import resize_clips
-from provgan.nn import Generator
-from provgan.train.checkpoint import load_sampler, read_checkpoint
+from provgan.train.checkpoint import load_sampler
 from provgan.video_grid import to_uint8
 
 
@@ -49,11 +48,7 @@ def main() -> None:
     classifier, _ = load_classifier(args.classifier)
     sampler = load_sampler(args.checkpoint)
     z = torch.randn(args.num, sampler.latent_dim, generator=torch.Generator().manual_seed(args.seed))
-    raw = Generator(sampler.config.model)
-    raw.load_state_dict(read_checkpoint(sampler.path)["models"]["G"])
-    raw.eval()
-    rows = {"G_ema": sampler.sample(z),
-            "G": raw(z, sampler.level, sampler.alpha).float().clamp(-1, 1)}
+    rows = {"G_ema": sampler.sample(z), "G": load_sampler(sampler.path, network="G").sample(z)}
     store = open_store(args.data, shapes=sampler.config.model.plan)
     rows["real"] = to_tensor(store.level(sampler.clip_shape)[:args.num])
     sizes, factor = label_factor(store.label_names, args.factor)

@@ -86,17 +86,13 @@ def main() -> None:
     row("real, first frame repeated", np.repeat(real[:, :1], real.shape[1], axis=1))
     shares = {"real": high_frequency_share(real)}
     if args.checkpoint:
-        from provgan.nn import Generator
-        from provgan.train.checkpoint import load_sampler, read_checkpoint
+        from provgan.train.checkpoint import load_sampler
 
         sampler = load_sampler(args.checkpoint)
         if tuple(sampler.clip_shape) != shape:
             raise SystemExit(f"error: the checkpoint draws {sampler.clip_shape} clips, the classifier reads {shape}")
         z = torch.randn(args.num, sampler.latent_dim, generator=torch.Generator().manual_seed(123))
-        raw = Generator(sampler.config.model)
-        raw.load_state_dict(read_checkpoint(sampler.path)["models"]["G"])
-        raw.eval()
-        fakes = {"G_ema": sampler.sample(z), "G": raw(z, sampler.level, sampler.alpha).float().clamp(-1, 1)}
+        fakes = {"G_ema": sampler.sample(z), "G": load_sampler(sampler.path, network="G").sample(z)}
         for name, clips in fakes.items():
             clips = to_uint8(clips).astype(np.float32)
             shares[name] = high_frequency_share(clips)

@@ -33,7 +33,8 @@ from provgan.data.store import open_store
 from provgan.metrics.classifier import load_classifier, predict
 from provgan.metrics.coverage import factor_coverage, label_factor
 from provgan.metrics.scores import inception_score
-from provgan.video_grid import to_uint8
+from provgan.train.samples import frame_strip, write_png
+from provgan.video_grid import grid_frames, to_uint8, viewing_upscale
 
 
 class TextbookGenerator(nn.Module):
@@ -70,18 +71,6 @@ class TextbookCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
-
-
-def grid_png(clips: torch.Tensor, path: Path, side: int = 4, zoom: int = 4) -> None:
-    """First | middle | last frame of the first side x side clips, as one PNG."""
-    import cv2
-
-    x = to_uint8(clips[: side * side])  # (N, T, H, W, C)
-    t = x.shape[1]
-    panels = [np.concatenate([np.concatenate(list(x[r * side:(r + 1) * side, f]), axis=1) for r in range(side)], axis=0)
-              for f in (0, t // 2, t - 1)]
-    img = np.concatenate(panels, axis=1)
-    cv2.imwrite(str(path), cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)[..., ::-1])
 
 
 def main() -> None:
@@ -127,7 +116,8 @@ def main() -> None:
             score = inception_score(probs, splits=1)[0]  # eq. 6.2 on the full label, as the training curves
             print(f"{kimg:6.1f} {(time.time() - start) / 60:6.1f} {c.sure:5.2f} {c.effective:6.2f} {score:5.2f}  "
                   f"{' '.join(map(str, c.counts))}", flush=True)
-            grid_png(fakes, out / f"textbook-{kimg:06.1f}kimg.png")
+            grid = grid_frames(to_uint8(fakes[:16]), 4, 4, upscale=viewing_upscale(shape[1]))
+            write_png(out / f"textbook-{kimg:06.1f}kimg.png", frame_strip(grid))
             next_eval += args.eval_kimg
             if kimg >= args.kimg:
                 break

@@ -180,17 +180,24 @@ class TrainedGenerator:
         return self.generator(z.to(device), level, alpha, *extra).float().clamp(-1, 1)
 
 
-def load_sampler(path: str | Path, device: str | torch.device = "cpu") -> TrainedGenerator:
-    """Load G_ema from a checkpoint file or the newest checkpoint of a run folder.
+SAMPLED_NETWORKS = ("G_ema", "G")
+
+
+def load_sampler(path: str | Path, device: str | torch.device = "cpu", network: str = "G_ema") -> TrainedGenerator:
+    """Load G_ema (or, with ``network="G"``, the raw generator) from a checkpoint file or the newest
+    checkpoint of a run folder.
 
     The generator is built from the config saved in the checkpoint (its ``model.arch`` included);
-    weights of another architecture or config are one error line.
+    weights of another architecture or config are one error line. The raw G is for diagnostics that
+    compare it with its average (``benchmarks/digit_coverage.py``); everything a user samples is G_ema.
     """
+    if network not in SAMPLED_NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(SAMPLED_NETWORKS)}, got {network!r}")
     ckpt_path, data = resolve_checkpoint(Path(path), map_location="cpu")
     try:
         cfg = config_from_dict(data["config"])
         g = build_generator(cfg)
-        g.load_state_dict(data["models"]["G_ema"])
+        g.load_state_dict(data["models"][network])
     except (KeyError, RuntimeError, ProvganError) as exc:
         raise ProvganError(f"{ckpt_path} does not match its own config ({str(exc).splitlines()[0][:160]})") \
             from None

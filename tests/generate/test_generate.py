@@ -220,3 +220,17 @@ def test_cli_bad_options(trained, cli, tmp_path):
     (tmp_path / "file").write_text("")
     code, _, err = cli("generate", trained.run, "--out", tmp_path / "file", "--num", 1)
     assert code == 2 and "is a file" in one_error_line(err)
+
+
+def test_the_raw_generator_loads_on_request_and_differs_from_its_average(trained, sampler):
+    from provgan.train.checkpoint import load_sampler, read_checkpoint
+
+    raw = load_sampler(trained.run, network="G")
+    saved = read_checkpoint(sampler.path)["models"]
+    for name, value in raw.generator.state_dict().items():
+        assert torch.equal(value, saved["G"][name]), name
+    assert (raw.level, raw.alpha, raw.path) == (sampler.level, sampler.alpha, sampler.path)
+    z = sampler.latents([0, 1])
+    assert not torch.allclose(raw.sample(z), sampler.sample(z))  # G is not its EMA after training
+    with pytest.raises(ValueError, match="network must be one of G_ema, G"):
+        load_sampler(trained.run, network="D")
