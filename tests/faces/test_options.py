@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from provgan.errors import ProvganError
@@ -26,7 +27,7 @@ def test_bad_values_name_the_option(field, value, words):
 def test_defaults_follow_the_thesis():
     options = FacesOptions().check()
     assert options.min_frames == 31 and options.shots == "sift"
-    assert options.detector == "haar" and options.identity == "sift" and options.max_gap == 2
+    assert options.detector == "haar" and options.identity == "embedding" and options.max_gap == 2
 
 
 def test_min_frames_default_grows_to_the_plan_clip_length():
@@ -36,11 +37,17 @@ def test_min_frames_default_grows_to_the_plan_clip_length():
     assert _min_frames(40, "thesis-256") == 40
 
 
-def test_labelled_set_scores():
-    from provgan.faces.labelled import Shot, score
+def test_labelled_set_scores_clips_by_where_their_boxes_are():
+    from provgan.faces.labelled import Shot, clip_on_face, score
 
-    shots = [Shot("face_a", True), Shot("face_b", True), Shot("none_c", False)]
-    manifest = {"clips": [{"source": "/x/face_a.mp4"}, {"source": "/x/face_a.mp4"}, {"source": "/x/none_c.mp4"}]}
+    face = np.tile([50.0, 40.0, 60.0, 60.0], (32, 1))
+    shots = [Shot("face_a", face), Shot("face_b", face), Shot("none_c")]
+    on = {"source": "/x/face_a.mp4", "frames": [0, 31], "boxes": [[48, 42, 64, 64]] * 31}
+    beside = {"source": "/x/face_b.mp4", "frames": [1, 32], "boxes": [[140, 40, 30, 30]] * 31}  # a false positive
+    late = {"source": "/x/face_b.mp4", "frames": [1, 32], "boxes": [[48, 42, 64, 64]] * 27 + [[0, 0, 9, 9]] * 4}
+    assert clip_on_face(on, shots[0]) and not clip_on_face(beside, shots[1]) and not clip_on_face(late, shots[1])
+    assert not clip_on_face(on, shots[2])  # no clip of a face-less shot is on a face
+    manifest = {"clips": [on, on, beside, {"source": "/x/none_c.mp4", "frames": [0, 31], "boxes": [[0, 0, 9, 9]] * 31}]}
     result = score(manifest, shots)
-    assert result["recall"] == 0.5 and result["precision"] == 2 / 3 and result["clips"] == 3
-    assert score({"clips": []}, shots)["precision"] == 1.0
+    assert result["recall"] == 0.5 and result["precision"] == 2 / 4 and result["clips"] == 4
+    assert result["off_face"] == 2 and score({"clips": []}, shots)["precision"] == 1.0

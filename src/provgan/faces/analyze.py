@@ -16,6 +16,7 @@ import numpy as np
 
 from provgan.data.video_io import iter_frames
 from provgan.faces.detect import Geometry, make_detector
+from provgan.faces.follow import FaceFollower, Followed
 from provgan.faces.landmarks import LandmarkPredictor
 from provgan.faces.options import FacesOptions
 from provgan.faces.shots import SiftCutScorer, scenedetect_boundaries, shots_from_boundaries, sift_boundaries
@@ -31,10 +32,11 @@ class Analysis:
     keypoints: list[int] = field(default_factory=list)  # SIFT keypoints of the frame
     boxes: list[np.ndarray] = field(default_factory=list)  # (k, 4) Haar boxes per frame
     landmarks: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (68, 2), one-face frames
+    followed: Followed = field(default_factory=Followed)  # boxes found by following a face (--follow)
 
     @property
     def face_frames(self) -> int:
-        """Frames with at least one detected face."""
+        """Frames with at least one face (detected, or followed from a detection)."""
         return sum(1 for b in self.boxes if len(b))
 
 
@@ -67,16 +69,21 @@ def analyze_video(path: Path, options: FacesOptions, models: Models,
     result = Analysis()
     scorer = SiftCutScorer(options.sift_width) if options.shots == "sift" else None
     pending = 0
+    follower = FaceFollower(options.follow, options.follow_psr, options.detect_width)
+    result.followed = follower.followed
     for index, frame in enumerate(iter_frames(path)):
         if scorer is not None:
             matches, keypoints = scorer(frame)
             result.matches.append(matches)
             result.keypoints.append(keypoints)
         previous = result.boxes[-1][0] if result.boxes and len(result.boxes[-1]) == 1 else None
-        boxes = continuing_box(models.detector(frame), previous)
+        boxes = follower.step(index, frame, continuing_box(models.detector(frame), previous))
         result.boxes.append(boxes)
         if len(boxes) == 1:
             result.landmarks[index] = models.predictor(frame, boxes[0]).astype(np.float32)
+        for earlier, small, box, scale in follower.pop_backward():  # misses filled from this detection
+            result.boxes[earlier] = box.reshape(1, 4)
+            result.landmarks[earlier] = (models.predictor(small, box * scale) / scale).astype(np.float32)
         pending += 1
         if progress is not None and pending == options.progress_every:
             progress(pending)

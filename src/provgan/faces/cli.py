@@ -96,9 +96,14 @@ def format_summary(summary) -> str:
 @click.option("--max-gap", type=int, default=2, show_default=True,
               help="Missed detections bridged inside a track (box and landmarks interpolated) before the "
                    "--min-frames rule.")
-@click.option("--identity", type=click.Choice(IDENTITY_METHODS), default="sift", show_default=True,
-              help="Identity check of a track: SIFT matches of its first and last faces (the thesis) or "
-                   "dlib's 128-d face descriptors.")
+@click.option("--follow", type=int, default=12, show_default=True,
+              help="Missed frames a detected face is followed through (correlation tracking), from the "
+                   "shot's cut to the first detection and from the last one to the next cut (0: off).")
+@click.option("--follow-psr", type=float, default=8.0, show_default=True,
+              help="Least peak-to-sidelobe ratio of the tracker for a followed face to count.")
+@click.option("--identity", type=click.Choice(IDENTITY_METHODS), default="embedding", show_default=True,
+              help="Identity check of a track: dlib's 128-d face descriptors of its first, middle and last "
+                   "faces, or SIFT matches of its first and last faces (the thesis).")
 @click.option("--identity-matches", type=int, default=3, show_default=True,
               help="Fewest SIFT matches between a track's first and last faces (0: no identity check).")
 @click.option("--identity-distance", type=float, default=0.6, show_default=True,
@@ -109,15 +114,16 @@ def format_summary(summary) -> str:
               help="Also prepare OUT/store from the clips for this config preset's level plan.")
 @click.option("--dry-run", is_flag=True, help="List what would be done and stop.")
 def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float, workers: int, shots: str,
-          smooth: float, detector: str, max_gap: int, identity: str, identity_matches: int,
-          identity_distance: float, detect_width: int, preset: str | None, dry_run: bool) -> None:
+          smooth: float, detector: str, max_gap: int, follow: int, follow_psr: float, identity: str,
+          identity_matches: int, identity_distance: float, detect_width: int, preset: str | None, dry_run: bool) -> None:
     """Cut aligned face clips out of the videos in SRC into OUT (thesis §7.1, TrailerFaces).
 
     Shots are split where SIFT matches between consecutive frames drop; faces are found with OpenCV's
-    Haar cascade (or dlib's HOG/CNN detector) on an edge-padded frame, gaps of up to --max-gap missed
-    frames are bridged, faces are given 68 dlib landmarks and aligned to a fixed template by a similarity transform
-    smoothed in time; runs of at least --min-frames one-face frames in one shot whose first and last
-    faces match become mp4 clips, listed with their source, shot, frame range and boxes in
+    Haar cascade (or dlib's HOG/CNN detector) on an edge-padded frame, a detected face is followed by
+    correlation tracking through up to --follow missed frames to its shot's cut, gaps of up to
+    --max-gap missed frames are bridged, faces are given 68 dlib landmarks and aligned to a fixed
+    template by a similarity transform smoothed in time; runs of at least --min-frames one-face
+    frames in one shot that show one person (--identity) become mp4 clips, listed with their source, shot, frame range and boxes in
     OUT/manifest.json, with the clip-length histogram of Table 7.2 in OUT/statistics.json.
     Re-running the command skips the videos already done.
 
@@ -133,7 +139,8 @@ def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float
     options = FacesOptions(min_frames=_min_frames(min_frames, preset), size=size, margin=margin,
                            shots=shots, workers=workers, smooth_sigma=smooth,
                            identity_min_matches=identity_matches, detect_width=detect_width,
-                           detector=detector, max_gap=max_gap, identity=identity,
+                           detector=detector, max_gap=max_gap, follow=follow, follow_psr=follow_psr,
+                           identity=identity,
                            identity_max_distance=identity_distance).check()
     if dry_run:
         if preset is not None:

@@ -1,7 +1,10 @@
 """Options of the face-dynamics builder (thesis §7.1), one frozen dataclass checked once.
 
 Defaults follow the thesis where it names a value (31 consecutive face frames, SIFT matches for shot
-boundaries and identity, Haar-cascade detection, 68 landmarks, similarity alignment); the rest
+boundaries, Haar-cascade detection, 68 landmarks, similarity alignment), except the identity check:
+dlib's face descriptors keep the blocky close-up of the labelled set (provgan.faces.labelled) that
+SIFT's 3 matches drop, at the same precision (README, "Faces found"); ``--identity sift`` is the
+thesis' check. The rest
 (thresholds, smoothing width, analysis sizes) are ours and were chosen on real videos (see
 tests/faces and benchmarks/faces.py).
 """
@@ -37,12 +40,15 @@ class FacesOptions:
     max_face: float = 1.2  # largest face side, same unit (a close-up cut by the frame edge exceeds 1)
     detect_pad: float = 0.25  # edge-replicated border per side before detection, same unit
     max_gap: int = 2  # missed detections bridged inside a track (box and landmarks interpolated)
+    # following a detected face through the frames the detector misses (provgan.faces.follow)
+    follow: int = 12  # frames followed past a detection, forward and backward (0: off)
+    follow_psr: float = 8.0  # the correlation tracker's least peak-to-sidelobe ratio to go on
     haar_neighbors: int = 5
     haar_scale: float = 1.1
     # alignment: Gaussian smoothing of the similarity transform along a track, in frames
     smooth_sigma: float = 2.0
-    # identity check between the first and last faces of a track: "sift" (the thesis) or "embedding"
-    identity: str = "sift"
+    # identity check of a track: "embedding" (first, middle and last faces) or "sift" (the thesis)
+    identity: str = "embedding"
     identity_min_matches: int = 3  # carphone, one person: 12 first/last, >= 3 at any gap >= 31
     identity_max_distance: float = 0.6  # dlib's 128-d face descriptors: same person below 0.6
     identity_size: int = 128  # side the two faces are compared at, whatever --size is
@@ -72,6 +78,10 @@ class FacesOptions:
             raise ProvganError(f"--identity must be one of {', '.join(IDENTITY_METHODS)}, not {self.identity!r}")
         if not 0 <= self.max_gap < self.min_frames:
             raise ProvganError(f"--max-gap must be between 0 and --min-frames - 1, not {self.max_gap}")
+        if self.follow < 0:
+            raise ProvganError(f"--follow must be >= 0 frames (0 turns following off), not {self.follow}")
+        if self.follow_psr <= 0:
+            raise ProvganError(f"--follow-psr must be > 0, not {self.follow_psr}")
         if not 0.0 < self.min_face < self.max_face:
             raise ProvganError(f"face sizes need 0 < min_face < max_face, not {self.min_face}, {self.max_face}")
         if not 0.0 <= self.detect_pad <= 1.0:
@@ -87,6 +97,6 @@ class FacesOptions:
         """The options that change the clips written; a re-run into the same folder must match them."""
         keys = ("min_frames", "size", "margin", "shots", "shot_match_fraction", "sift_width",
                 "scenedetect_threshold", "detector", "detect_width", "min_face", "max_face", "detect_pad",
-                "max_gap", "haar_neighbors", "haar_scale", "smooth_sigma", "identity", "identity_min_matches",
-                "identity_max_distance", "identity_size")
+                "max_gap", "follow", "follow_psr", "haar_neighbors", "haar_scale", "smooth_sigma", "identity",
+                "identity_min_matches", "identity_max_distance", "identity_size")
         return {k: getattr(self, k) for k in keys}

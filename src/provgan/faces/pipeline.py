@@ -21,6 +21,7 @@ from provgan.data.video_io import probe_video, read_video, write_video
 from provgan.errors import DiskFullError, ProvganError
 from provgan.faces.align import smooth_similarities, template_points, umeyama_similarity, warp_face
 from provgan.faces.analyze import Analysis, Models, analyze_video, find_shots
+from provgan.faces.follow import keep_followed_at_cuts, trim_followed_ends
 from provgan.faces.landmarks import five_points
 from provgan.faces.options import FacesOptions
 from provgan.faces.tracks import Track, bridge_gaps, find_tracks, identity_matches
@@ -151,8 +152,10 @@ def _process(path, key, out, options, models, progress) -> VideoResult:
     fps = probe_video(path).fps or DEFAULT_FPS
     analysis = analyze_video(path, options, models, progress)
     shots = find_shots(path, analysis, options)
+    keep_followed_at_cuts(analysis.boxes, analysis.landmarks, analysis.followed, shots)
     bridge_gaps(analysis.boxes, analysis.landmarks, shots, options.max_gap)
-    tracks = find_tracks(analysis.boxes, shots, options.min_frames)
+    tracks = trim_followed_ends(find_tracks(analysis.boxes, shots, options.min_frames), analysis.followed,
+                                options.min_frames)
     clips, dropped = [], 0
     for track in tracks:
         record = cut_track(path, key, out, track, shots, analysis, options, fps, models)
