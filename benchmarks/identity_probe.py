@@ -1,0 +1,151 @@
+"""Does G keep a digit's identity through a clip, and does its critic notice when it does not?
+
+The learning curves of issue 14 plateau at a clip-level sure share near 0.2 (real clips: 0.83).
+This script splits that number into *shapes* and *time*, for the built-in moving digits at the
+checkpoint's level:
+
+1. **Frame by frame.** Every frame of a clip is repeated into a still clip and read by the offline
+   classifier: how many of a clip's frames show a digit it is sure of (digit probability > 0.8), and,
+   among clips with two or more sure frames, how often all of them name the same digit. For real
+   clips the second number is below 1 only because the classifier misreads some rotated digits
+   (a spinning 6 passes through a 9).
+2. **What the run's critic penalises.** The AUC of its score (as ``critic_probe.py``: the sliced head
+   for SWGAN) between real clips and: the checkpoint's G_ema clips; the same real clips with the
+   digit swapped for another one half-way (rendered again with the same colour, size, background
+   and trajectory draws, so nothing but the digit changes); the real clips with their frames
+   shuffled; and, as a control that must give 0.5, whole clips of the other digit. 0.5 = blind.
+
+    python benchmarks/identity_probe.py runs/long/ckpt-000090.pt --data data/md --classifier clf16.pt
+
+It needs a store made by ``provgan prepare --builtin moving-digits`` (to render the swapped clips).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import provgan.data.moving_digits as md
+from provgan.config import config_from_dict
+from provgan.data.store import open_store, pool_levels
+from provgan.levels import level_reached
+from provgan.metrics.classifier import load_classifier, predict
+from provgan.metrics.coverage import label_factor
+from provgan.train.checkpoint import read_checkpoint
+from provgan.train.models import build_models
+from provgan.video_grid import to_uint8
+
+SURE = 0.8
+
+
+def frame_by_frame(classifier, clips: np.ndarray, sizes, factor: int) -> tuple[float, float, float]:
+    """(sure frames per clip, share of clips with >= 2 sure frames, share of those naming one digit)."""
+    frames = clips.shape[1]
+    per_frame = []
+    for t in range(frames):
+        probs, _ = predict(classifier, np.repeat(clips[:, t:t + 1], frames, axis=1))
+        per_frame.append(np.moveaxis(probs.reshape(len(clips), *sizes), factor + 1, -1)
+                         .reshape(len(clips), -1, sizes[factor]).sum(1))
+    digit = np.stack(per_frame, 1)  # (N, T, classes of the factor)
+    sure, name = digit.max(-1) > SURE, digit.argmax(-1)
+    several = sure.sum(1) >= 2
+    agree = [len(set(name[i][sure[i]])) == 1 for i in np.flatnonzero(several)]
+    return float(sure.sum(1).mean()), float(several.mean()), float(np.mean(agree)) if agree else float("nan")
+
+
+def render_swapped(store, sprites: md.Sprites, index: int, digit: int | None, shape) -> np.ndarray:
+    """Clip ``index`` of a built-in store at ``shape``, with its digit replaced by ``digit`` (same draws)."""
+    source = store.manifest["source"]
+    top = tuple(store.shapes[-1])
+    original = md.label_of
+    if digit is not None:
+        md.label_of = lambda i: digit * len(md.MOTIONS) + original(i) % len(md.MOTIONS)
+    try:
+        clip = md.render_clip(sprites, int(source["seed"]), index, top, int(source.get("max_digits", 2)),
+                              float(source.get("motion_speed", 1.0)))
+    finally:
+        md.label_of = original
+    shapes = [tuple(s) for s in store.shapes]
+    return pool_levels(clip[None], shapes)[shapes.index(tuple(shape))][0]
+
+
+def auc(score_real: torch.Tensor, score_other: torch.Tensor) -> float:
+    """P(score(other) > score(real)) (Mann-Whitney), ties counted half: reals score low."""
+    diff = score_other.view(-1, 1) - score_real.view(1, -1)
+    return float(((diff > 0).float() + 0.5 * (diff == 0).float()).mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--data", type=Path, required=True, help="the run's built-in moving-digits store")
+    ap.add_argument("--classifier", type=Path, required=True, help="offline classifier at the checkpoint's level")
+    ap.add_argument("--num", type=int, default=256, help="clips per row (the last clips of the store)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    store = open_store(args.data)
+    if store.manifest.get("source", {}).get("builtin") != "moving-digits":
+        raise SystemExit(f"error: {args.data} is not a built-in moving-digits store (provgan prepare --builtin)")
+    ckpt = read_checkpoint(args.checkpoint)
+    cfg = config_from_dict(ckpt["config"])
+    models = build_models(cfg)
+    for name, module in models.modules().items():
+        module.load_state_dict(ckpt["models"][name])
+    pos = ckpt["position"]
+    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
+                                 float(pos["alpha"]))
+    shape = tuple(cfg.model.plan[level])
+    classifier, _ = load_classifier(args.classifier)
+    if tuple(classifier.clip_shape) != shape:
+        raise SystemExit(f"error: the classifier reads {classifier.clip_shape} clips, the checkpoint draws {shape}")
+    sizes, factor = label_factor(store.label_names, "digit")
+    rng = np.random.default_rng(args.seed)
+    start = store.num_clips - args.num
+    real = np.asarray(store.level(shape)[start:])
+    labels = np.asarray(store.labels[start:]) if store.labels is not None else None
+    sprites = md.load_sprites(store.shapes[-1][2]).with_styles(int(store.manifest["source"].get("styles", 0)))
+    swapped, other = [], []
+    for offset, index in enumerate(range(start, store.num_clips)):
+        digit = int(np.unravel_index(int(labels[offset]), sizes)[factor]) if labels is not None else 0
+        replacement = (digit + int(rng.integers(1, sizes[factor]))) % sizes[factor]
+        whole = render_swapped(store, sprites, index, replacement, shape)
+        clip = real[offset].copy()
+        clip[shape[0] // 2:] = whole[shape[0] // 2:]
+        swapped.append(clip)
+        other.append(whole)
+    z = torch.randn(args.num, models.generator_ema.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+    fakes = models.generator_ema(z, level, alpha).float().clamp(-1, 1)
+    print(f"# {args.checkpoint} at {pos['nimg'] / 1000:g} kimg, level {level} ({'x'.join(map(str, shape))}); "
+          f"{args.num} clips per row; classifier {args.classifier}\n")
+    print("| clips | sure frames per clip (of %d) | clips with >= 2 sure frames | of those, all name one digit |"
+          % shape[0])
+    print("|---|---|---|---|")
+    for name, clips in (("real", real), ("G_ema", to_uint8(fakes))):
+        frames, several, agree = frame_by_frame(classifier, clips, sizes, factor)
+        print(f"| {name} | {frames:.2f} | {several:.2f} | {agree:.2f} |")
+
+    critic = models.critics["D"].module
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        e = critic.features(x, level, alpha).float()
+        return (models.head(e) if models.head is not None else -critic.score_features(e)).view(-1)
+
+    def tensor(clips) -> torch.Tensor:
+        array = np.ascontiguousarray(np.stack(clips).transpose(0, 4, 1, 2, 3))
+        return torch.from_numpy(array).float() / 127.5 - 1.0
+
+    real_score = score(tensor(real))
+    shuffled = [clip[rng.permutation(shape[0])] for clip in real]
+    print("\n| the run's critic: AUC against real clips (0.5 = blind) | AUC |\n|---|---|")
+    for name, s in (("G_ema clips", score(fakes)), ("the digit swapped half-way", score(tensor(swapped))),
+                    ("frames shuffled", score(tensor(shuffled))), ("control: the other digit, whole clip",
+                                                                     score(tensor(other)))):
+        print(f"| {name} | {auc(real_score, s):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
