@@ -26,13 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from provgan.config import config_from_dict
 from provgan.data.store import open_store
-from provgan.levels import level_reached
 from provgan.nn import Discriminator
-from provgan.train.checkpoint import read_checkpoint
 from provgan.train.hardware import cpu_name, resolve_precision
-from provgan.train.models import build_models
+from provgan.train.models import load_models
 
 
 def real_and_fake(store, cfg, models, level: int, alpha: float, count: int, seed: int):
@@ -113,21 +110,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    ckpt = read_checkpoint(args.checkpoint)
-    cfg = config_from_dict(ckpt["config"])
-    models = build_models(cfg)
-    for name, module in models.modules().items():
-        module.load_state_dict(ckpt["models"][name])
-    pos = ckpt["position"]
-    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
-                                 float(pos["alpha"]))
+    trained = load_models(args.checkpoint)
+    cfg, models, level, alpha = trained.cfg, trained.models, trained.level, trained.alpha
     store = open_store(args.data, shapes=cfg.model.plan)
     x, f = real_and_fake(store, cfg, models, level, alpha, args.clips, args.seed)
     precision = resolve_precision("auto", torch.device("cpu"))
     res = cfg.model.plan[level][1]
     lr = args.lr or float(dict(cfg.schedule.lr).get(res, cfg.schedule.lr_default))
     print(f"# {cpu_name()}; {torch.get_num_threads()} threads; precision {precision}; {args.checkpoint} at "
-          f"{pos['nimg'] / 1000:g} kimg, level {level} alpha {alpha:g}; {args.clips} real + {args.clips} fake clips")
+          f"{trained.kimg:g} kimg, level {level} alpha {alpha:g}; {args.clips} real + {args.clips} fake clips")
 
     parts = split(x, f, args.seed)
     mean = open_store(args.data).pixel_mean()

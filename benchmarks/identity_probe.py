@@ -29,13 +29,10 @@ import numpy as np
 import torch
 
 import provgan.data.moving_digits as md
-from provgan.config import config_from_dict
 from provgan.data.store import open_store, pool_levels
-from provgan.levels import level_reached
 from provgan.metrics.classifier import load_classifier, predict
 from provgan.metrics.coverage import label_factor
-from provgan.train.checkpoint import read_checkpoint
-from provgan.train.models import build_models
+from provgan.train.models import load_models
 from provgan.video_grid import to_uint8
 
 SURE = 0.8
@@ -90,14 +87,8 @@ def main() -> None:
     store = open_store(args.data)
     if store.manifest.get("source", {}).get("builtin") != "moving-digits":
         raise SystemExit(f"error: {args.data} is not a built-in moving-digits store (provgan prepare --builtin)")
-    ckpt = read_checkpoint(args.checkpoint)
-    cfg = config_from_dict(ckpt["config"])
-    models = build_models(cfg)
-    for name, module in models.modules().items():
-        module.load_state_dict(ckpt["models"][name])
-    pos = ckpt["position"]
-    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
-                                 float(pos["alpha"]))
+    trained = load_models(args.checkpoint)
+    cfg, models, level, alpha = trained.cfg, trained.models, trained.level, trained.alpha
     shape = tuple(cfg.model.plan[level])
     classifier, _ = load_classifier(args.classifier)
     if tuple(classifier.clip_shape) != shape:
@@ -119,7 +110,7 @@ def main() -> None:
         other.append(whole)
     z = torch.randn(args.num, models.generator_ema.latent_dim, generator=torch.Generator().manual_seed(args.seed))
     fakes = models.generator_ema(z, level, alpha).float().clamp(-1, 1)
-    print(f"# {args.checkpoint} at {pos['nimg'] / 1000:g} kimg, level {level} ({'x'.join(map(str, shape))}); "
+    print(f"# {args.checkpoint} at {trained.kimg:g} kimg, level {level} ({'x'.join(map(str, shape))}); "
           f"{args.num} clips per row; classifier {args.classifier}\n")
     print("| clips | sure frames per clip (of %d) | clips with >= 2 sure frames | of those, all name one digit |"
           % shape[0])

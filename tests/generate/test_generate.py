@@ -234,3 +234,17 @@ def test_the_raw_generator_loads_on_request_and_differs_from_its_average(trained
     assert not torch.allclose(raw.sample(z), sampler.sample(z))  # G is not its EMA after training
     with pytest.raises(ValueError, match="network must be one of G_ema, G"):
         load_sampler(trained.run, network="D")
+
+
+def test_every_network_of_a_checkpoint_loads_for_diagnostics(trained, sampler):
+    from provgan.train.checkpoint import read_checkpoint
+    from provgan.train.models import load_models
+
+    loaded = load_models(sampler.path)
+    saved = read_checkpoint(sampler.path)["models"]
+    modules = loaded.models.modules()
+    assert set(modules) == set(saved) and {"G", "G_ema", "D"} <= set(modules)
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, saved[name][key]), (name, key)
+    assert (loaded.level, loaded.alpha, loaded.kimg) == (sampler.level, sampler.alpha, sampler.kimg)

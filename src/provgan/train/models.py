@@ -114,6 +114,38 @@ def build_models(cfg: Config, device: torch.device | str = "cpu") -> GanModels:
                      parts.g_extra)
 
 
+@dataclass(frozen=True)
+class TrainedModels:
+    """Every network of a checkpoint, built from its own config, at the level and fade it reached."""
+
+    cfg: Config
+    models: GanModels
+    level: int
+    alpha: float
+    kimg: float
+
+
+def load_models(path) -> TrainedModels:
+    """All networks of a checkpoint file (G, G_ema, the critics, the head): for diagnostics of a
+    critic (``benchmarks/critic_probe.py``, ``identity_probe.py``); sampling needs only
+    :func:`provgan.registry.load_sampler`."""
+    from pathlib import Path
+
+    from provgan.checkpoints import read_checkpoint
+    from provgan.config import config_from_dict
+    from provgan.levels import level_reached
+
+    data = read_checkpoint(Path(path))
+    cfg = config_from_dict(data["config"])
+    models = build_models(cfg)
+    for name, module in models.modules().items():
+        module.load_state_dict(data["models"][name])
+    pos = data["position"]
+    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
+                                 float(pos["alpha"]))
+    return TrainedModels(cfg, models, level, alpha, float(pos["nimg"]) / 1000)
+
+
 def _make(spec: OptimizerSpec, params, lr: float) -> torch.optim.Optimizer:
     return make_optimizer(params, spec.name, lr, spec.betas, spec.eps, spec.weight_decay, spec.alpha)
 
