@@ -14,8 +14,16 @@ checkpoint's level:
    digit swapped for another one half-way (rendered again with the same colour, size, background
    and trajectory draws, so nothing but the digit changes); the real clips with their frames
    shuffled; and, as a control that must give 0.5, whole clips of the other digit. 0.5 = blind.
+3. **Can a critic learn it at all?** With ``--fresh-steps N``: new networks trained, supervised, to
+   tell real clips from clips whose digit is swapped half-way (the real clips of one half of the
+   rows, the swapped clips of the other, so no clip appears twice), held-out accuracy every 100
+   steps: the run's progressive D architecture as it is (Adam at the run's lr, betas (0, 0.99), as
+   in training), the same centred on the store's pixel mean (``data.center``), and the offline
+   classifier's network (BatchNorm, ReLU, max-pooling; Adam 1e-3) as a reference.
 
     python benchmarks/identity_probe.py runs/long/ckpt-000090.pt --data data/md --classifier clf16.pt
+    python benchmarks/identity_probe.py runs/preset/ckpt-000030.pt --data data/md --classifier clf16.pt \
+        --num 2048 --fresh-steps 600
 
 It needs a store made by ``provgan prepare --builtin moving-digits`` (to render the swapped clips).
 """
@@ -23,17 +31,24 @@ It needs a store made by ``provgan prepare --builtin moving-digits`` (to render 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import provgan.data.moving_digits as md
 from provgan.data.store import open_store, pool_levels
-from provgan.metrics.classifier import load_classifier, predict
+from provgan.metrics.classifier import VideoClassifier, load_classifier, predict
 from provgan.metrics.coverage import label_factor
+from provgan.train.hardware import resolve_precision
 from provgan.train.models import load_models
 from provgan.video_grid import to_uint8
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # critic_probe.py: the fresh-D training loop
+from critic_probe import fresh_critic_curve, split  # noqa: E402
 
 SURE = 0.8
 
@@ -75,6 +90,30 @@ def auc(score_real: torch.Tensor, score_other: torch.Tensor) -> float:
     return float(((diff > 0).float() + 0.5 * (diff == 0).float()).mean())
 
 
+def classifier_curve(shape, parts, steps: int, batch: int, seed: int) -> list[float]:
+    """Held-out accuracy every 100 steps of the offline classifier's network trained on the same task."""
+    torch.manual_seed(seed)
+    net = VideoClassifier(shape, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xtr, ytr, xte, yte = parts
+    gen = torch.Generator().manual_seed(seed)
+    curve = []
+    for step in range(steps + 1):
+        if step % 100 == 0:
+            net.eval()
+            with torch.no_grad():
+                curve.append(float((net(xte)[0].argmax(1).float() == yte).float().mean()))
+            net.train()
+        if step == steps:
+            break
+        idx = torch.randint(len(xtr), (batch,), generator=gen)
+        loss = F.cross_entropy(net(xtr[idx])[0], ytr[idx].long())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return curve
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
@@ -82,6 +121,7 @@ def main() -> None:
     ap.add_argument("--classifier", type=Path, required=True, help="offline classifier at the checkpoint's level")
     ap.add_argument("--num", type=int, default=256, help="clips per row (the last clips of the store)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fresh-steps", type=int, default=0, help="train new critics on real vs swapped clips")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     store = open_store(args.data)
@@ -136,6 +176,22 @@ def main() -> None:
                     ("frames shuffled", score(tensor(shuffled))), ("control: the other digit, whole clip",
                                                                      score(tensor(other)))):
         print(f"| {name} | {auc(real_score, s):.3f} |")
+    if not args.fresh_steps:
+        return
+    torch.set_grad_enabled(True)
+    half = args.num // 2
+    parts = split(tensor(list(real[:half])), tensor(swapped[half:]), args.seed)
+    lr = float(dict(cfg.schedule.lr).get(shape[1], cfg.schedule.lr_default))
+    precision = resolve_precision("auto", torch.device("cpu"))
+    centred = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pixel_mean=store.pixel_mean()))
+    print(f"\n| new critic, real vs digit swapped half-way ({len(parts[0])} train, {len(parts[2])} held out, "
+          f"batch 16) | held-out accuracy at step 0, 100, ... |\n|---|---|")
+    for name, variant in ((f"progressive D as it is, Adam {lr:g}", cfg), ("the same, input centred", centred)):
+        curve = fresh_critic_curve(variant, level, alpha, parts, args.fresh_steps, 16, lr, precision, args.seed)
+        print(f"| {name} | {' '.join(f'{a:.2f}' for step, a in curve if step % 100 == 0)} |", flush=True)
+    curve = classifier_curve(shape, parts, args.fresh_steps, 16, args.seed)
+    print(f"| the offline classifier's network (BatchNorm, ReLU, max-pool), Adam 1e-3 | "
+          f"{' '.join(f'{a:.2f}' for a in curve)} |")
 
 
 if __name__ == "__main__":
