@@ -9,10 +9,12 @@ Tables printed (markdown):
    fp32). Weights are random: speed does not depend
    on their values, and C3D's published weights are not available here.
 2. Wall time of FVD-2048 (StyleGAN-V ``fvd2048_16f``: 2048 generated + 2048 real clips through I3D,
-   then a 400-d Fréchet distance) and IS-2048 (2048 generated clips through the IS network, offline
-   classifier or C3D). The network passes are measured on ``--sample`` clips and extrapolated
-   (a full FVD-2048 pass takes over an hour on 2 cores); generator sampling and the score arithmetic
-   are measured on the real sizes. The generator is digits-32's at 16x32x32 (random weights).
+   then a 400-d Fréchet distance; and the same once the real clips' features are cached, as
+   ``provgan evaluate`` keeps them for every later checkpoint: :mod:`provgan.metrics.real_cache`)
+   and IS-2048 (2048 generated clips through the IS network, offline classifier or C3D). The network
+   passes are measured on ``--sample`` clips and extrapolated (a full FVD-2048 pass takes 15-25
+   minutes on 2 cores); generator sampling and the score arithmetic are measured on the real sizes.
+   The generator is digits-32's at 16x32x32 (random weights).
 
     python benchmarks/metrics.py                 # about 3 minutes on 2 cores
     python benchmarks/metrics.py --sample 16 --batch 4
@@ -158,8 +160,10 @@ def wall_table(rates: dict, gen_rate: float, num: int = 2048) -> None:
         if ("I3D, folded + channels-last (evaluate's)", precision) not in rates:
             continue
         i3d = rates["I3D, folded + channels-last (evaluate's)", precision]
-        print(f"| FVD-{num} (I3D folded, {precision}, 2x{num} clips) | {gen_s:.1f} s | {2 * num / i3d / 60:.1f} min "
-              f"(extrap.) | {fd_s:.1f} s (+KVD {kvd_s:.1f} s) | {(gen_s + 2 * num / i3d + fd_s) / 60:.1f} min |")
+        for sides, what in ((2, f"2x{num} clips"), (1, f"{num} generated, real features cached")):
+            passes = sides * num / i3d
+            print(f"| FVD-{num} (I3D folded, {precision}, {what}) | {gen_s:.1f} s | {passes / 60:.1f} min (extrap.) | "
+                  f"{fd_s:.1f} s (+KVD {kvd_s:.1f} s) | {(gen_s + passes + fd_s) / 60:.1f} min |")
     for name, key in [("classifier", "classifier (16x32x32, 40 cl.)"), ("C3D", "C3D (16x112x112)")]:
         if (key, "fp32") not in rates:
             continue

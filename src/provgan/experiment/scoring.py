@@ -88,14 +88,16 @@ class RealClips:
 
 
 def eval_options(plan: Plan, classifier: Path | None) -> EvalOptions:
-    """The one set of options every run and ceiling is scored with."""
+    """The one set of options every run and ceiling is scored with; the real clips' features are
+    computed once per score shape and kept in ``DIR/real-features`` (:mod:`provgan.metrics.real_cache`)."""
     e = plan.spec.eval
     extra = {"protocol": e.protocol} if e.protocol else {}
     return EvalOptions(metrics=plan.spec.metrics, num=plan.num, seed=e.seed, batch=e.batch,
                        is_splits=e.is_splits, precision=e.precision, fvd_layer=e.fvd_layer,
                        classifier=str(classifier) if classifier else None,
                        c3d=(e.c3d or None) if e.features == "c3d" else None,
-                       i3d_weights=plan.i3d_weights, i3d_cache=plan.i3d_cache, **extra)
+                       i3d_weights=plan.i3d_weights, i3d_cache=plan.i3d_cache,
+                       real_cache=str(plan.out / "real-features"), **extra)
 
 
 def classifier_settings(plan: Plan) -> dict:

@@ -71,9 +71,13 @@ def _list_protocols(ctx: click.Context, _param: click.Parameter, value: bool) ->
 @click.option("--fvd-layer", type=click.Choice(["logits", "pool"]), default="logits", show_default=True,
               help="I3D output used by FVD/KVD.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
+@click.option("--real-cache/--no-real-cache", default=True, show_default=True,
+              help="Keep the real clips' features in DATA/cache/real-features and reuse them when the same "
+                   "evaluation scores another checkpoint (halves an FVD-2048).")
 def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, batch: int,
              classifier: Path | None, c3d: Path | None, c3d_mean: Path | None, protocol: str | None,
-             i3d_weights: Path | None, cache: Path | None, is_splits: int, fvd_layer: str, precision: str) -> None:
+             i3d_weights: Path | None, cache: Path | None, is_splits: int, fvd_layer: str, precision: str,
+             real_cache: bool) -> None:
     """Score a run's newest checkpoint (or CHECKPOINT file) against real clips.
 
     Writes metrics-<kimg>.json beside the checkpoint and prints a table.
@@ -91,12 +95,14 @@ def evaluate(checkpoint: Path, data: Path, metrics: str, num: int, seed: int, ba
     from tqdm import tqdm
 
     from provgan.metrics.evaluate import EvalOptions, counts, load_evaluation, parse_metrics, run_evaluation
+    from provgan.metrics.real_cache import FOLDER as REAL_CACHE
 
     opts = EvalOptions(metrics=parse_metrics(metrics), num=num, seed=seed, batch=batch, is_splits=is_splits,
                        classifier=str(classifier) if classifier else None, c3d=str(c3d) if c3d else None,
                        i3d_weights=str(i3d_weights) if i3d_weights else None,
                        i3d_cache=str(cache) if cache else None, fvd_layer=fvd_layer, precision=precision,
-                       protocol=protocol, c3d_mean_clip=str(c3d_mean) if c3d_mean else None)
+                       protocol=protocol, c3d_mean_clip=str(c3d_mean) if c3d_mean else None,
+                       real_cache=str(data / REAL_CACHE) if real_cache else None)
     job = load_evaluation(checkpoint, data, opts)  # every check before the first clip is sampled
     total = max([num, *(max(counts(opts, key)) for key in job.nets)])
     with tqdm(total=total, desc="evaluate", unit="clip", leave=False) as bar:

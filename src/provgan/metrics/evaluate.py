@@ -35,6 +35,7 @@ import torch
 from provgan.errors import ProvganError
 from provgan.metrics import features as feats
 from provgan.metrics import protocols as protos
+from provgan.metrics import real_cache
 from provgan.metrics.scores import frechet_distance_of, inception_score, kernel_distance
 from provgan.metrics.swd import DescriptorSet, SWDOptions, swd_scores
 
@@ -62,6 +63,7 @@ class EvalOptions:
     swd: SWDOptions = field(default_factory=SWDOptions)
     protocol: str | None = None  # named protocols, comma-separated (at most one per metric)
     c3d_mean_clip: str | None = None  # TGAN's mean2.npz, for the mean-clip IS protocols
+    real_cache: str | None = None  # folder of cached real-clip features (provgan.metrics.real_cache); None: off
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
@@ -150,14 +152,15 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
     check_shape(opts, shape)
     nets = build_nets(opts) if nets is None else nets
     sizes = {key: counts(opts, key) for key in nets}
+    cached, keys = _cached_reals(store, shape, nets, sizes, opts)
     swd_num = opts.num if "swd" in opts.metrics else 0
     total = {"fake": max([swd_num, *(s[0] for s in sizes.values())]),
-             "real": max([swd_num, *(s[1] for s in sizes.values())])}
+             "real": max([swd_num, *(s[1] for k, s in sizes.items() if k not in cached)])}
     rows = real_indices(store.num_clips, total["real"], opts.seed)
     # each network's real set is real_indices(its N): a prefix of the same permutation, so a subset of
     # ``rows`` in the same (sorted) order, whatever the other networks score
     member = {n: np.isin(rows, real_indices(store.num_clips, n, opts.seed))
-              for n in {*(s[1] for s in sizes.values()), swd_num} if n}
+              for n in {*(s[1] for k, s in sizes.items() if k not in cached), swd_num} if n}
     outputs: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     swd_sets = (DescriptorSet(opts.swd, 0), DescriptorSet(opts.swd, 1)) if "swd" in opts.metrics else None
     level = store.level(shape)
@@ -173,7 +176,7 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
         for side, x in clips.items():
             for key, net in [*nets.items(), ("swd", None)]:
                 n = swd_num if net is None else sizes[key][side == "real"]
-                if n == 0 or (side == "fake" and start >= n):
+                if n == 0 or (side == "fake" and start >= n) or (side == "real" and key in cached):
                     continue
                 # real: this network's rows of the batch (anywhere in the union); fake: latents 0 .. n-1
                 part = x[torch.from_numpy(member[n][slice(*batch[side])])] if side == "real" else x[:n - start]
@@ -187,10 +190,36 @@ def evaluate_generator(tg, store, opts: EvalOptions, nets: dict[str, feats.Featu
         if progress is not None:
             progress(max(b[1] - b[0] for b in batch.values()))
     cat = {k: (np.concatenate([o[0] for o in v]), np.concatenate([o[1] for o in v])) for k, v in outputs.items()}
+    for key, (digest, card) in keys.items():
+        if key in cached:
+            cat[key, "real"] = cached[key]
+        else:
+            real_cache.save(opts.real_cache, digest, *cat[key, "real"], card)
     out = _scores(cat, swd_sets, opts)
     if "is" in opts.metrics and "is" in nets:
         out.update(_is_repeats(tg, nets["is"], cat["is", "fake"][0], opts, sizes["is"][0]))
     return out
+
+
+def _cached_reals(store, shape, nets: dict[str, feats.FeatureNet], sizes: dict[str, tuple[int, int]],
+                  opts: EvalOptions) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[str, dict]]]:
+    """With ``opts.real_cache``: the real features already computed for this store and protocol, and
+    every network's cache key (to save the ones computed now); without it, nothing."""
+    if not opts.real_cache:
+        return {}, {}
+    cards = protocol_cards(nets, opts)
+    # the whole real plan, not only this network's: which real clips share a batch decides the batches
+    # a network sees (and, for is-tgan17's train-mode dropout, its masks)
+    plan = {"sizes": {k: list(v) for k, v in sorted(sizes.items())},
+            "swd": opts.num if "swd" in opts.metrics else 0, "batch": opts.batch}
+    keys = {key: (real_cache.cache_key(store, shape, {"card": cards[key], "plan": plan}), cards[key])
+            for key in nets}
+    cached = {}
+    for key, (digest, _) in keys.items():
+        hit = real_cache.load(opts.real_cache, digest, sizes[key][1])
+        if hit is not None:
+            cached[key] = hit
+    return (cached if len(cached) == len(keys) else {}), keys  # all or none: the batches stay the same
 
 
 def sample_fakes(tg, seeds: range) -> torch.Tensor:
