@@ -111,11 +111,14 @@ def estimate_lines(plan, timing: bool = True) -> list[str]:
     if timing and jobs:
         shape = plan.reference_shape
         per_clip = tm.seconds_per_scored_clip(plan, shape)
-        scoring = per_clip * 2 * plan.num * jobs
+        # each job passes its generated clips; the real clips' features are computed once per score
+        # shape and shared (provgan.metrics.real_cache)
+        shapes = len({score for _, score in plan.ceiling_pairs()})
+        scoring = per_clip * plan.num * (jobs + shapes)
         classifier = tm.seconds_for_classifier(plan)
         total += scoring + classifier
-        lines.append(f"  scoring        {jobs} jobs (runs + ceilings) x {2 * plan.num} clips at "
-                     f"{per_clip * 1000:.1f} ms/clip (timed): {duration(scoring)}")
+        lines.append(f"  scoring        {jobs} jobs (runs + ceilings) x {plan.num} generated clips + {shapes} x "
+                     f"{plan.num} real at {per_clip * 1000:.1f} ms/clip (timed): {duration(scoring)}")
         if classifier:
             lines.append(f"  classifier     trained once (timed from one batch): {duration(classifier)}")
     lines.append(f"  total          {duration(total)} still to run")
