@@ -50,7 +50,7 @@ class Followed:
 class FaceFollower:
     """dlib's correlation tracker on one face at a time, at detection scale.
 
-    ``step(frame, boxes)`` is fed every frame in order with the detector's boxes (frame pixels);
+    ``step(index, frame, boxes)`` is fed every frame in order with the detector's boxes (frame pixels);
     it returns the frame's boxes, with a followed box where a followed face was missed, and records
     backward-followed boxes of earlier misses in :attr:`followed` (their landmarks are the caller's:
     :meth:`pop_backward` hands over those frames, shrunk, with their boxes).
