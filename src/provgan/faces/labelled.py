@@ -195,18 +195,17 @@ def score(manifest: dict, shots: list[Shot]) -> dict[str, float]:
 
 
 def evaluate(out: Path, detector: str, identity: str = FacesOptions.identity, shots_dir: Path | None = None,
-             follow: int = FacesOptions.follow, workers: int = 1, **more) -> dict:
+             follow: int = FacesOptions.follow, workers: int = 1) -> dict:
     """Build the set (once), run ``faces`` on it with ``detector``; the scores and frames/s."""
     from provgan.faces.build import build_faces
 
     shots_dir = shots_dir or out / "shots"
     labels = build_labelled_set(shots_dir)
-    run = out / "-".join(["faces", detector, identity, f"follow{follow}", f"workers{workers}"]
-                         + [f"{k}{v}" for k, v in sorted(more.items())])
+    run = out / f"faces-{detector}-{identity}-follow{follow}-workers{workers}"
     if run.exists():
         shutil.rmtree(run)  # a timed run, never a resumed one
     options = FacesOptions(min_frames=31, detector=detector, identity=identity, follow=follow,
-                           workers=workers, **more).check()
+                           workers=workers).check()
     started = time.perf_counter()
     summary = build_faces(shots_dir, run, options)
     seconds = time.perf_counter() - started
@@ -222,17 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--identity", default=FacesOptions.identity, choices=("sift", "embedding"))
     parser.add_argument("--follow", type=int, default=FacesOptions.follow)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE",
-                        help="Other FacesOptions, e.g. detect_pad=0.5 detect_border=reflect")
     args = parser.parse_args(argv)
-    more = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        kind = type(getattr(FacesOptions, key, None))
-        if kind not in (int, float, str):
-            raise SystemExit(f"error: --set {item}: {key!r} is not a FacesOptions number or word")
-        more[key] = kind(value)
-    r = evaluate(args.out, args.detector, args.identity, follow=args.follow, workers=args.workers, **more)
+    r = evaluate(args.out, args.detector, args.identity, follow=args.follow, workers=args.workers)
     print(f"{r['detector']:5s} {r['identity']:9s} follow {r['follow']:2d}  recall {r['recall']:.0%} "
           f"({r['found']}/{r['face_shots']}) precision {r['precision']:.0%} ({r['clips']} clips, "
           f"{r['off_face']} off the face) {r['frames_per_s']:.1f} frames/s ({r['frames']} frames, "
