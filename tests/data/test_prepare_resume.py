@@ -20,6 +20,7 @@ from provgan.data.video_io import write_video
 from .conftest import interrupt_at, shrink
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
+TIMEOUT = 600  # seconds: a prepare that hangs (as Pool.terminate once did on a full disk) fails the test
 FSIZE = """
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -54,7 +55,7 @@ def _files(store: Path) -> dict[str, bytes]:
 
 def test_kill_9_at_random_moments_then_resume_is_byte_identical(many_videos, tmp_path):
     whole = tmp_path / "whole"
-    subprocess.run(_prepare(many_videos, whole), check=True, env=ENV, capture_output=True)
+    subprocess.run(_prepare(many_videos, whole), check=True, env=ENV, capture_output=True, timeout=TIMEOUT)
     broken, rng, kills = tmp_path / "broken", random.Random(), 0
     journal = tmp_path / "broken.partial" / "journal.jsonl"
     for trial in range(6):  # a fast machine can finish before the kill lands: start again, kill sooner
@@ -77,10 +78,12 @@ def test_kill_9_at_random_moments_then_resume_is_byte_identical(many_videos, tmp
         if kills:
             break
     if not broken.exists():
-        refused = subprocess.run(_prepare(many_videos, broken), env=ENV, capture_output=True, text=True)
+        refused = subprocess.run(_prepare(many_videos, broken), env=ENV, capture_output=True, timeout=TIMEOUT,
+                                 text=True)
         assert refused.returncode == 2 and "incomplete store from an interrupted prepare" in refused.stderr
         assert "--resume" in refused.stderr and "--overwrite" in refused.stderr
-        done = subprocess.run(_prepare(many_videos, broken, "--resume"), env=ENV, capture_output=True, text=True)
+        done = subprocess.run(_prepare(many_videos, broken, "--resume"), env=ENV, capture_output=True,
+                              timeout=TIMEOUT, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
     assert kills >= 1
     assert _files(broken) == _files(whole)
@@ -89,10 +92,10 @@ def test_kill_9_at_random_moments_then_resume_is_byte_identical(many_videos, tmp
 
 def test_full_disk_during_prepare_is_one_line_then_resumes(many_videos, tmp_path):
     whole, out = tmp_path / "whole", tmp_path / "out"
-    subprocess.run(_prepare(many_videos, whole), check=True, env=ENV, capture_output=True)
+    subprocess.run(_prepare(many_videos, whole), check=True, env=ENV, capture_output=True, timeout=TIMEOUT)
     top = (whole / "level-8x16x16.npy").stat().st_size
     full = subprocess.run([sys.executable, "-c", FSIZE.format(limit=top // 2), *_prepare(many_videos, out)[3:]],
-                          env=ENV, capture_output=True, text=True)
+                          env=ENV, capture_output=True, timeout=TIMEOUT, text=True)
     lines = full.stderr.strip().splitlines()
     assert full.returncode == 2 and len(lines) == 1, full.stderr[-2000:]
     assert lines[0].startswith(f"error: disk full in {out}.partial: ") and " needs " in lines[0]
@@ -103,7 +106,8 @@ def test_full_disk_during_prepare_is_one_line_then_resumes(many_videos, tmp_path
     row = 8 * 16 * 16 * 3  # bytes of one top-level clip; the .npy header is shorter than one
     kept = (partial / "level-8x16x16.npy").stat().st_size
     assert row < kept <= top // 2 and kept % row == top % row
-    done = subprocess.run(_prepare(many_videos, out, "--resume"), env=ENV, capture_output=True, text=True)
+    done = subprocess.run(_prepare(many_videos, out, "--resume"), env=ENV, capture_output=True, timeout=TIMEOUT,
+                          text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _files(out) == _files(whole) and not partial.exists()
 

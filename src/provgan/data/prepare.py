@@ -16,13 +16,17 @@ store is the same for any ``workers``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -206,8 +210,30 @@ def _mapper(workers: int):
         finally:
             cv2.setNumThreads(threads)
         return
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-        yield lambda fn, tasks: pool.imap(fn, tasks)
+    # concurrent.futures, not multiprocessing.Pool: when a full disk or an error ends the prepare,
+    # Pool.terminate() could wait forever on a queue lock its killed workers held (a test hung in
+    # `make test` under load); an executor lets the running tasks finish and cancels the rest
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    try:
+        yield lambda fn, tasks: _in_order(pool, fn, tasks, ahead=2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(pool: ProcessPoolExecutor, fn, tasks, ahead: int):
+    """``fn`` over ``tasks`` in the processes of ``pool``, results in task order, at most ``ahead`` tasks
+    in flight (a large prepare's decoded clips never pile up in memory)."""
+    tasks = iter(tasks)
+    pending = collections.deque(pool.submit(fn, task) for task in itertools.islice(tasks, ahead))
+    while pending:
+        try:
+            result = pending.popleft().result()
+        except BrokenProcessPool:
+            raise ProvganError("a worker process died (out of memory, or a crash inside OpenCV/FFmpeg): run "
+                               "again with --resume to continue, with --workers 1 to see which video it is") from None
+        for task in itertools.islice(tasks, 1):
+            pending.append(pool.submit(fn, task))
+        yield result
 
 
 # ---------------------------------------------------------------------------------------------
