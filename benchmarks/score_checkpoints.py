@@ -22,8 +22,7 @@ import torch
 
 from provgan.config import config_from_dict
 from provgan.data.store import open_store
-from provgan.levels import level_reached
-from provgan.registry import build_generator
+from provgan.registry import build_generator, position_reached
 from provgan.train.checkpoint import list_checkpoints, read_checkpoint
 from provgan.train.quality import QualityProbe
 
@@ -46,8 +45,7 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, classifier=str(args.classifier)),
                                   data=dataclasses.replace(cfg.data, label=args.label))
         pos = data["position"]
-        level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
-                                     float(pos["alpha"]))
+        level, alpha = position_reached(cfg, pos)
         if args.level and "x".join(map(str, cfg.model.plan[level])) != args.level:
             continue
         if probe is None:

@@ -183,6 +183,12 @@ class TrainedGenerator:
 SAMPLED_NETWORKS = ("G_ema", "G")
 
 
+def position_reached(cfg: Config, position: dict) -> tuple[int, float]:
+    """(level, alpha) a checkpoint's saved position stands for under its own config's schedule."""
+    return level_reached(cfg.model.plan, cfg.schedule, int(position["nimg"]), int(position["level"]),
+                         float(position["alpha"]))
+
+
 def load_sampler(path: str | Path, device: str | torch.device = "cpu", network: str = "G_ema") -> TrainedGenerator:
     """Load G_ema (or, with ``network="G"``, the raw generator) from a checkpoint file or the newest
     checkpoint of a run folder.
@@ -202,7 +208,6 @@ def load_sampler(path: str | Path, device: str | torch.device = "cpu", network: 
         raise ProvganError(f"{ckpt_path} does not match its own config ({str(exc).splitlines()[0][:160]})") \
             from None
     pos = data["position"]
-    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
-                                 float(pos["alpha"]))
+    level, alpha = position_reached(cfg, pos)
     return TrainedGenerator(g.to(device).eval().requires_grad_(False), cfg, level, alpha,
                             float(pos["nimg"]) / 1000, ckpt_path, tuple(data.get("classes", ())))

@@ -91,7 +91,7 @@ def test_only_followed_faces_that_reach_a_cut_from_their_own_shot_stay():
     # shot (0, 6): 0-1 followed back from 2 (kept), 4 followed from 3 between detections (dropped);
     # shot (6, 12): 6 followed from 5 across the cut (dropped), 10-11 followed from 9 to the shot's end (kept)
     source = {0: 2, 1: 2, 4: 3, 6: 5, 10: 9, 11: 9}
-    followed = Followed({i: boxes[i] for i in source}, dict(source))
+    followed = Followed(dict(source))
     assert keep_followed_at_cuts(boxes, landmarks, followed, [(0, 6), (6, 12)]) == 2
     assert sorted(followed.source) == [0, 1, 10, 11] and len(boxes[4]) == len(boxes[6]) == 0
     assert 4 not in landmarks and 6 not in landmarks and all(len(boxes[i]) == 1 for i in (0, 1, 2, 3, 5, 7, 10, 11))

@@ -41,9 +41,9 @@ from provgan.faces.tracks import Track
 
 @dataclass
 class Followed:
-    """Boxes found by following, in frame pixels: ``boxes[i]`` came from the detection in ``source[i]``."""
+    """Frames whose box was found by following: ``source[i]`` is the frame of the detection it came from
+    (the boxes themselves are the frames' boxes of the analysis)."""
 
-    boxes: dict[int, np.ndarray] = field(default_factory=dict)
     source: dict[int, int] = field(default_factory=dict)
 
 
@@ -62,7 +62,7 @@ class FaceFollower:
         self._dlib = dlib
         self.max_frames, self.min_psr, self.detect_width = max_frames, min_psr, detect_width
         self.followed = Followed()
-        self._last: tuple[int, np.ndarray, np.ndarray] | None = None  # index, shrunk frame, shrunk box
+        self._last: tuple[int, np.ndarray, np.ndarray] | None = None  # index, frame, box: the last face
         self._tracker = None  # forward tracker, started lazily at the first miss after a face
         self._forward_count = 0
         self._misses: list[tuple[int, np.ndarray]] = []  # unfilled misses right before this frame
@@ -99,15 +99,19 @@ class FaceFollower:
         """This frame's boxes, a followed one in place of a miss when the follow holds."""
         if self.max_frames == 0:
             return boxes
+        if len(boxes) == 1 and not self._misses:  # the common case: a face, nothing to fill behind it
+            self._tracker, self._forward_count, self._last = None, 0, (index, frame, boxes[0])
+            return boxes
         small, scale = self._shrink(frame)
         if len(boxes) == 0 and self._last is not None and self._forward_count < self.max_frames:
-            if self._tracker is None:
-                self._tracker = self._start(self._last[1], self._last[2])
+            if self._tracker is None:  # the first miss after a face: start from that face, shrunk
+                last_small, last_scale = self._shrink(self._last[1])
+                self._tracker = self._start(last_small, self._last[2] * last_scale)
             psr = self._tracker.update(small)
             box = self._box(self._tracker, scale, frame.shape) if psr >= self.min_psr else None
             if box is not None:
                 self._forward_count += 1
-                self.followed.boxes[index], self.followed.source[index] = box, self._last[0]
+                self.followed.source[index] = self._last[0]
                 return box.reshape(1, 4)
             self._last, self._tracker = None, None  # lost: no further forward follow from it
         if len(boxes) == 0:
@@ -118,9 +122,8 @@ class FaceFollower:
         if len(boxes) > 1:  # another face may be there: nothing is followed across it
             self._last, self._misses = None, []
             return boxes
-        box_small = boxes[0] * scale
-        self._follow_backward(index, small, box_small, scale, frame.shape)
-        self._last = (index, small, box_small)
+        self._follow_backward(index, small, boxes[0] * scale, scale, frame.shape)
+        self._last = (index, frame, boxes[0])
         return boxes
 
     def _follow_backward(self, index: int, small: np.ndarray, box_small: np.ndarray, scale: float, shape) -> None:
@@ -135,7 +138,7 @@ class FaceFollower:
             box = self._box(tracker, scale, shape)
             if box is None:
                 return
-            self.followed.boxes[j], self.followed.source[j] = box, index
+            self.followed.source[j] = index
             self._backward.append((j, frame_j, box, scale))
 
     def pop_backward(self) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
@@ -170,7 +173,7 @@ def keep_followed_at_cuts(boxes: list[np.ndarray], landmarks: dict[int, np.ndarr
     for index in [i for i in followed.source if i not in keep]:
         boxes[index] = np.zeros((0, 4), np.int64)
         landmarks.pop(index, None)
-        del followed.boxes[index], followed.source[index]
+        del followed.source[index]
         dropped += 1
     return dropped
 

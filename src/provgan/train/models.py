@@ -126,24 +126,22 @@ class TrainedModels:
 
 
 def load_models(path) -> TrainedModels:
-    """All networks of a checkpoint file (G, G_ema, the critics, the head): for diagnostics of a
-    critic (``benchmarks/critic_probe.py``, ``identity_probe.py``); sampling needs only
-    :func:`provgan.registry.load_sampler`."""
+    """All networks of a checkpoint file, or of a run folder's newest (G, G_ema, the critics, the head):
+    for diagnostics of a critic (``benchmarks/critic_probe.py``, ``identity_probe.py``); sampling
+    needs only :func:`provgan.registry.load_sampler`."""
     from pathlib import Path
 
-    from provgan.checkpoints import read_checkpoint
+    from provgan.checkpoints import resolve_checkpoint
     from provgan.config import config_from_dict
-    from provgan.levels import level_reached
+    from provgan.registry import position_reached
 
-    data = read_checkpoint(Path(path))
+    _, data = resolve_checkpoint(Path(path), map_location="cpu")
     cfg = config_from_dict(data["config"])
     models = build_models(cfg)
     for name, module in models.modules().items():
         module.load_state_dict(data["models"][name])
-    pos = data["position"]
-    level, alpha = level_reached(cfg.model.plan, cfg.schedule, int(pos["nimg"]), int(pos["level"]),
-                                 float(pos["alpha"]))
-    return TrainedModels(cfg, models, level, alpha, float(pos["nimg"]) / 1000)
+    level, alpha = position_reached(cfg, data["position"])
+    return TrainedModels(cfg, models, level, alpha, float(data["position"]["nimg"]) / 1000)
 
 
 def _make(spec: OptimizerSpec, params, lr: float) -> torch.optim.Optimizer:
