@@ -42,6 +42,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gp05": ("SWGAN gradient penalty weight lambda1 0.5 instead of 50", ["loss.swgan_lambda1=0.5"]),
     "center": ("G and D centred on the store's per-channel pixel mean (data.center)", ["data.center=true"]),
     "proj1": ("SWGAN feature-projection penalty weight lambda2 1 instead of 10", ["loss.swgan_lambda2=1"]),
+    "bcast": ("every G block reads the latent as a bias broadcast over time and space",
+              ["model.latent_broadcast=true"]),
+    "tstd": ("bcast, and D sees the temporal stddev of its spatially pooled features",
+             ["model.latent_broadcast=true", "model.temporal_std=true"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

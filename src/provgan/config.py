@@ -63,6 +63,14 @@ class ModelConfig:
     # training starts; saved in the checkpoint's config). D reads x - mean and G writes net(z) + mean,
     # so both networks work on centred values; empty: no shift (runs trained before it existed)
     pixel_mean: tuple[float, ...] = ()
+    # G: every block after the first also reads the clip's latent, as a per-channel bias broadcast over
+    # all frames and pixels (a dense layer of pn(z) per block). Without it z reaches the finer blocks
+    # only through the first block's 4 time slices, each an unrelated linear map of z
+    latent_broadcast: bool = False
+    # D: next to the minibatch stddev channel, one channel holding how much each clip's spatially pooled
+    # features change over time (TemporalStdDev): a clip whose content morphs from frame to frame
+    # shows it, a digit that only moves does not
+    temporal_std: bool = False
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:

@@ -144,3 +144,22 @@ def test_a_run_started_with_other_settings_is_refused(cli, exp_store, tiny_spec,
     (folder / "planned.json").write_text(json.dumps(to_plain(load_config("tiny"))))
     code, _, err = _table8(cli, tiny_spec, exp_store, out, "--dry-run")
     assert code == 2 and "was started with other settings" in err and "\n" not in err.strip()
+
+
+def test_a_run_planned_before_a_setting_existed_still_matches(tmp_path):
+    """planned.json written by an older provgan lacks settings added since: they take their defaults,
+    so the run resumes; a setting that really changed is still refused."""
+    from types import SimpleNamespace
+
+    from provgan.config import load_config, to_plain
+    from provgan.errors import ProvganError
+    from provgan.experiment.plan import check_planned
+
+    cfg = load_config("tiny")
+    saved = to_plain(cfg)
+    del saved["model"]["temporal_std"], saved["model"]["latent_broadcast"]
+    (tmp_path / "planned.json").write_text(json.dumps(saved))
+    check_planned(SimpleNamespace(folder=tmp_path, config=cfg))
+    changed = load_config("tiny", ["model.temporal_std=true"])
+    with pytest.raises(ProvganError, match="model.temporal_std"):
+        check_planned(SimpleNamespace(folder=tmp_path, config=changed))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provgan.config import Config, ConfigError, Shape, to_plain
+from provgan.config import Config, ConfigError, Shape, build_dataclass, to_plain
 from provgan.data.store import ClipStore, open_store
 from provgan.errors import ProvganError
 from provgan.experiment.spec import ExperimentSpec, score_shape_text
@@ -148,7 +148,12 @@ def check_planned(run: PlannedRun) -> None:
     path = run.folder / PLANNED
     if not path.is_file():
         return
-    before, now = _flat(json.loads(path.read_text())), _flat(to_plain(run.config))
+    saved = json.loads(path.read_text())
+    try:  # settings added to provgan since then take their defaults, as a resumed checkpoint's do
+        saved = to_plain(build_dataclass(Config, saved))
+    except ConfigError:
+        pass  # a setting since removed: compared as written, so it shows in the difference
+    before, now = _flat(saved), _flat(to_plain(run.config))
     diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if diff:
         raise ProvganError(f"{run.folder} was started with other settings ({', '.join(diff[:4])} differ): "

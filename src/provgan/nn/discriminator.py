@@ -21,8 +21,8 @@ from torch import nn
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
 from provgan.nn.conditioning import ProjectionTerm
-from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, assert_shape, channel_vector,
-                               downsample, leaky_relu)
+from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, TemporalStdDev, assert_shape,
+                               channel_vector, downsample, leaky_relu)
 
 
 class FromRGB(nn.Module):
@@ -50,16 +50,20 @@ class DiscriminatorBlock(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
-    """Minibatch stddev -> conv 3x3x3 -> dense to the feature vector E(x), LReLU."""
+    """Minibatch stddev (and optionally the temporal stddev) -> conv 3x3x3 -> dense to E(x), LReLU."""
 
-    def __init__(self, channels: int, shape: Shape, feature_dim: int, mbstd_group: int):
+    def __init__(self, channels: int, shape: Shape, feature_dim: int, mbstd_group: int, temporal_std: bool = False):
         super().__init__()
         self.mbstd = MinibatchStdDev(mbstd_group)
-        self.conv = EqualizedConv3d(channels + 1, channels)
+        self.tstd = TemporalStdDev() if temporal_std else None
+        self.conv = EqualizedConv3d(channels + 1 + int(temporal_std), channels)
         self.dense = EqualizedLinear(channels * math.prod(shape), feature_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = leaky_relu(self.conv(self.mbstd(x)))
+        stats = self.mbstd(x)
+        if self.tstd is not None:
+            stats = torch.cat([stats, self.tstd(x)[:, -1:]], dim=1)
+        x = leaky_relu(self.conv(stats))
         return leaky_relu(self.dense(x.flatten(1)))
 
 
@@ -77,7 +81,8 @@ class Discriminator(nn.Module):
         for level in range(1, len(self.plan)):
             blocks.append(DiscriminatorBlock(ch[level], ch[level - 1], growth_factor(self.plan, level)))
         self.blocks = nn.ModuleList(blocks)
-        self.epilogue = DiscriminatorEpilogue(ch[0], self.plan[0], cfg.feature_dim, cfg.mbstd_group)
+        self.epilogue = DiscriminatorEpilogue(ch[0], self.plan[0], cfg.feature_dim, cfg.mbstd_group,
+                                              cfg.temporal_std)
         self.score = EqualizedLinear(cfg.feature_dim, 1, gain=1.0) if score_head else None
         if cfg.conditional and cfg.num_classes < 1:
             raise ValueError("a conditional discriminator needs model.num_classes >= 1 (resolved from the store)")

@@ -60,14 +60,18 @@ class FirstGeneratorBlock(nn.Module):
 class GeneratorBlock(nn.Module):
     """Upsample by (tT, 2, 2), then two 3x3x3 convolutions, each followed by LReLU and PixelNorm."""
 
-    def __init__(self, in_channels: int, out_channels: int, factor: Shape):
+    def __init__(self, in_channels: int, out_channels: int, factor: Shape, latent_dim: int = 0):
         super().__init__()
         self.factor = factor
         self.conv0 = EqualizedConv3d(in_channels, out_channels)
         self.conv1 = EqualizedConv3d(out_channels, out_channels)
+        # model.latent_broadcast: the same latent-dependent bias at every (t, y, x) of this block
+        self.latent = EqualizedLinear(latent_dim, in_channels, gain=1.0) if latent_dim else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         x = upsample(x, self.factor)
+        if self.latent is not None:
+            x = x + self.latent(pixel_norm(z)).to(x.dtype)[:, :, None, None, None]
         x = pixel_norm(leaky_relu(self.conv0(x)))
         return pixel_norm(leaky_relu(self.conv1(x)))
 
@@ -88,7 +92,8 @@ class Generator(nn.Module):
         dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
         blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0])]
         for level in range(1, len(self.plan)):
-            blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level)))
+            blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level),
+                                         dense_in if cfg.latent_broadcast else 0))
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = nn.ModuleList(EqualizedConv3d(c, cfg.image_channels, kernel_size=1, gain=1.0) for c in ch)
         # data centring (model.pixel_mean): the network draws centred values, the clips it returns are
@@ -114,10 +119,10 @@ class Generator(nn.Module):
             raise ValueError("this generator is unconditional: it takes no class labels")
         h = self.blocks[0](z)
         for block in self.blocks[1:level]:
-            h = block(h)
+            h = block(h, z)
         if level == 0:
             return self._uncentre(self.to_rgb[0](h))
-        new = self.to_rgb[level](self.blocks[level](h))
+        new = self.to_rgb[level](self.blocks[level](h, z))
         if alpha >= 1.0:
             return self._uncentre(new)
         old = upsample(self.to_rgb[level - 1](h), self.blocks[level].factor)

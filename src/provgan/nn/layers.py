@@ -117,6 +117,27 @@ class MinibatchStdDev(nn.Module):
         return torch.cat([x, y.to(x.dtype)], dim=1)
 
 
+class TemporalStdDev(nn.Module):
+    """Append one channel: the std over time of each clip's spatially averaged features, averaged over channels.
+
+    The minibatch stddev of §4.2 shows D how varied a group of clips is; this shows it how much one
+    clip's *content* varies through time. Averaging over (H, W) first makes the statistic blind to where
+    things are, so a digit that slides keeps it low and a digit that turns into another one raises it.
+    A clip of one frame gets zero.
+    """
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, h, w = x.shape
+        pooled = x.float().mean(dim=(3, 4))  # [N, C, T]
+        spread = torch.sqrt((pooled - pooled.mean(dim=2, keepdim=True)).square().mean(dim=2) + self.eps)
+        y = spread.mean(dim=1).reshape(n, 1, 1, 1, 1).expand(n, 1, t, h, w)
+        return torch.cat([x, y.to(x.dtype)], dim=1)
+
+
 def upsample(x: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
     """Nearest-neighbour upsampling by (tT, fH, fW)."""
     ft, fh, fw = factor
