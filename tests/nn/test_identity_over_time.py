@@ -36,9 +36,11 @@ def test_block_adds_the_same_latent_bias_at_every_frame_and_pixel():
                                       block.latent.bias)
     x = up + bias[:, :, None, None, None]
     expected = pixel_norm(leaky_relu(block.conv1(pixel_norm(leaky_relu(block.conv0(x))))))
-    assert torch.allclose(block(h, z), expected, atol=1e-6)
+    w = pixel_norm(z)  # what Generator.forward passes to every block
+    assert torch.allclose(block(h, w), expected, atol=1e-6)
+    assert torch.allclose(g(z, 1), g.to_rgb[1](block(h, w)), atol=1e-6)
     # a nonzero latent bias changes the block's output: z reaches it directly
-    assert not torch.allclose(block(h, z), block(h, torch.zeros_like(z)), atol=1e-4)
+    assert not torch.allclose(block(h, w), block(h, torch.zeros_like(w)), atol=1e-4)
 
 
 def test_shapes_fade_continuity_and_gradients_with_broadcast():

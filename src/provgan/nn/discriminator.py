@@ -60,10 +60,9 @@ class DiscriminatorEpilogue(nn.Module):
         self.dense = EqualizedLinear(channels * math.prod(shape), feature_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stats = self.mbstd(x)
-        if self.tstd is not None:
-            stats = torch.cat([stats, self.tstd(x)[:, -1:]], dim=1)
-        x = leaky_relu(self.conv(stats))
+        # the temporal statistic of the features alone, not of the minibatch-stddev channel beside them
+        x = self.mbstd(x) if self.tstd is None else torch.cat([self.mbstd(x), self.tstd.statistic(x)], dim=1)
+        x = leaky_relu(self.conv(x))
         return leaky_relu(self.dense(x.flatten(1)))
 
 

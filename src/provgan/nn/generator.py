@@ -68,10 +68,11 @@ class GeneratorBlock(nn.Module):
         # model.latent_broadcast: the same latent-dependent bias at every (t, y, x) of this block
         self.latent = EqualizedLinear(latent_dim, in_channels, gain=1.0) if latent_dim else None
 
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """``w``: the pixel-normalised latent pn(z), needed when the block reads it (latent_broadcast)."""
         x = upsample(x, self.factor)
         if self.latent is not None:
-            x = x + self.latent(pixel_norm(z)).to(x.dtype)[:, :, None, None, None]
+            x = x + self.latent(w).to(x.dtype)[:, :, None, None, None]
         x = pixel_norm(leaky_relu(self.conv0(x)))
         return pixel_norm(leaky_relu(self.conv1(x)))
 
@@ -90,6 +91,7 @@ class Generator(nn.Module):
             raise ValueError("a conditional generator needs model.num_classes >= 1 (resolved from the store)")
         self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
         dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
+        self.latent_broadcast = cfg.latent_broadcast
         blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0])]
         for level in range(1, len(self.plan)):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level),
@@ -118,11 +120,12 @@ class Generator(nn.Module):
         elif labels is not None:
             raise ValueError("this generator is unconditional: it takes no class labels")
         h = self.blocks[0](z)
+        w = pixel_norm(z) if self.latent_broadcast else None  # once, for every block that reads it
         for block in self.blocks[1:level]:
-            h = block(h, z)
+            h = block(h, w)
         if level == 0:
             return self._uncentre(self.to_rgb[0](h))
-        new = self.to_rgb[level](self.blocks[level](h, z))
+        new = self.to_rgb[level](self.blocks[level](h, w))
         if alpha >= 1.0:
             return self._uncentre(new)
         old = upsample(self.to_rgb[level - 1](h), self.blocks[level].factor)

@@ -130,12 +130,15 @@ class TemporalStdDev(nn.Module):
         super().__init__()
         self.eps = eps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def statistic(self, x: torch.Tensor) -> torch.Tensor:
+        """The appended channel alone, (N, 1, T, H, W) in ``x``'s dtype."""
         n, c, t, h, w = x.shape
         pooled = x.float().mean(dim=(3, 4))  # [N, C, T]
         spread = torch.sqrt((pooled - pooled.mean(dim=2, keepdim=True)).square().mean(dim=2) + self.eps)
-        y = spread.mean(dim=1).reshape(n, 1, 1, 1, 1).expand(n, 1, t, h, w)
-        return torch.cat([x, y.to(x.dtype)], dim=1)
+        return spread.mean(dim=1).reshape(n, 1, 1, 1, 1).expand(n, 1, t, h, w).to(x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.statistic(x)], dim=1)
 
 
 def upsample(x: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
