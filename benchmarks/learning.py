@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--variants", default="preset,reg1,lr2e-3", help=f"comma-separated: {', '.join(VARIANTS)}")
     ap.add_argument("--kimg", type=float, default=32)
     ap.add_argument("--at", default="20,24,28,32", help="kimg of the table's columns")
+    ap.add_argument("--seed", type=int, default=0, help="run.seed of every variant (a second seed: another --out)")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
@@ -100,7 +101,7 @@ def main() -> None:
         for name in names:
             cmd = [sys.executable, "-m", "provgan", "train", "--config", str(PRESET), "--data", str(args.data),
                    "--out", str(args.out / name), "--resume", "auto", "--kimg", f"{args.kimg:g}",
-                   f"run.classifier={args.classifier}", "data.label=digit", *VARIANTS[name][1]]
+                   "--seed", str(args.seed), f"run.classifier={args.classifier}", "data.label=digit", *VARIANTS[name][1]]
             print("$", " ".join(cmd[1:]), flush=True)
             if subprocess.run(cmd).returncode != 0:
                 sys.exit(f"error: variant {name} failed")
