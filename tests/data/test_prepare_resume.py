@@ -125,3 +125,24 @@ def test_resume_refuses_other_options(many_videos, tmp_path, monkeypatch):
     again = prepare_store(many_videos, tmp_path / "out", "tiny", clip="stride:4", overwrite=True)
     assert again.num_clips == np.load(tmp_path / "out" / "level-4x4x4.npy", mmap_mode="r").shape[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_killed_right_after_the_journal_starts_still_resumes(tmp_path):
+    """A kill between the journal's first line and the first finished video (CI once landed one there,
+    when the level headers were still in Python's buffer) leaves a store ``--resume`` continues."""
+    script = f"""
+import os
+from pathlib import Path
+from provgan.data.journal import JournalledStore
+store = JournalledStore.open(Path({str(tmp_path / 'out')!r}), [(4, 4, 4), (8, 8, 8)], 5, False, {{"plan": 1}}, False)
+os._exit(0)  # like SIGKILL: no buffer is flushed, no finaliser runs
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, env=ENV, timeout=TIMEOUT)
+    from provgan.data.journal import JournalledStore
+
+    store = JournalledStore.open(tmp_path / "out", [(4, 4, 4), (8, 8, 8)], 5, False, {"plan": 1}, True)
+    store.add([np.full((2, 4, 4, 4, 3), 7, np.uint8), np.full((2, 8, 8, 8, 3), 9, np.uint8)], [(0, 0), (0, 1)],
+              None, None)
+    store.finish({})
+    assert np.load(tmp_path / "out" / "level-4x4x4.npy").shape == (2, 4, 4, 4, 3)
+    assert (np.load(tmp_path / "out" / "level-8x8x8.npy") == 9).all()

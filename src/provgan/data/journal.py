@@ -127,12 +127,15 @@ class JournalledStore:
         store = cls(out, shapes, capacity, labelled)
         folder = partial_dir(out)
         found = _signature(folder) if resume and folder.is_dir() else None
-        if found is not None:  # (a partial store killed before its first line is started afresh)
-            if found != signature:
-                raise ProvganError(f"{folder} was prepared from other sources or options than these: "
-                                   f"rerun with the same arguments, or pass --overwrite to start again")
-            store.entries = _read_entries(folder)
-            rows = store.entries[-1].rows if store.entries else 0
+        if found is not None and found != signature:
+            raise ProvganError(f"{folder} was prepared from other sources or options than these: "
+                               f"rerun with the same arguments, or pass --overwrite to start again")
+        # A partial store killed before its first finished video is started afresh: its level headers may
+        # still have been in a write buffer when the journal's first line reached the disk (CI once landed a
+        # kill there), and there is nothing in it to keep.
+        store.entries = _read_entries(folder) if found is not None else []
+        if store.entries:
+            rows = store.entries[-1].rows
             store.levels = [_ResumedAppender(folder / level_file(s), (*s, CHANNELS), capacity, rows)
                             for s in shapes]
             return store
