@@ -9,6 +9,11 @@ checkpoint's level:
    among clips with two or more sure frames, how often all of them name the same digit. For real
    clips the second number is below 1 only because the classifier misreads some rotated digits
    (a spinning 6 passes through a 9).
+   Then the whole clip read at once, split by whether its frames agree: the share of clips whose
+   digit the classifier is sure of, of clips whose motion (bounce, slide, zoom, rotate) it is sure
+   of, and the digit's sure share among clips whose frames agree and among the rest. Real clips are
+   read sure either way and always sure of their motion, so G's clips that agree frame by frame and
+   are still unsure as a whole are unsure for what only the whole clip shows: the motion.
 2. **What the run's critic penalises.** The AUC of its score (as ``critic_probe.py``: the sliced head
    for SWGAN) between real clips and: the checkpoint's G_ema clips; the same real clips with the
    digit swapped for another one half-way (rendered again with the same colour, size, background
@@ -42,7 +47,7 @@ import torch.nn.functional as F
 import provgan.data.moving_digits as md
 from provgan.data.store import open_store, pool_levels
 from provgan.metrics.classifier import VideoClassifier, load_classifier, predict
-from provgan.metrics.coverage import label_factor
+from provgan.metrics.coverage import factor_probabilities, label_factor
 from provgan.train.hardware import resolve_precision
 from provgan.train.models import load_models
 from provgan.video_grid import to_uint8
@@ -53,19 +58,41 @@ from critic_probe import fresh_critic_curve, split  # noqa: E402
 SURE = 0.8
 
 
-def frame_by_frame(classifier, clips: np.ndarray, sizes, factor: int) -> tuple[float, float, float]:
-    """(sure frames per clip, share of clips with >= 2 sure frames, share of those naming one digit)."""
+def frame_readings(classifier, clips: np.ndarray, sizes, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip and frame, each frame read alone (repeated into a still clip): (sure (N, T), digit (N, T))."""
     frames = clips.shape[1]
-    per_frame = []
-    for t in range(frames):
-        probs, _ = predict(classifier, np.repeat(clips[:, t:t + 1], frames, axis=1))
-        per_frame.append(np.moveaxis(probs.reshape(len(clips), *sizes), factor + 1, -1)
-                         .reshape(len(clips), -1, sizes[factor]).sum(1))
+    per_frame = [factor_probabilities(predict(classifier, np.repeat(clips[:, t:t + 1], frames, axis=1))[0],
+                                      sizes, factor) for t in range(frames)]
     digit = np.stack(per_frame, 1)  # (N, T, classes of the factor)
-    sure, name = digit.max(-1) > SURE, digit.argmax(-1)
+    return digit.max(-1) > SURE, digit.argmax(-1)
+
+
+def frame_by_frame(sure: np.ndarray, name: np.ndarray) -> tuple[float, float, float]:
+    """(sure frames per clip, share of clips with >= 2 sure frames, share of those naming one digit)."""
     several = sure.sum(1) >= 2
     agree = [len(set(name[i][sure[i]])) == 1 for i in np.flatnonzero(several)]
     return float(sure.sum(1).mean()), float(several.mean()), float(np.mean(agree)) if agree else float("nan")
+
+
+def clip_versus_frames(classifier, clips: np.ndarray, sizes, factor: int, sure: np.ndarray,
+                       name: np.ndarray) -> dict[str, float]:
+    """Why the whole clip is unsure: its digit and its motion read from the whole clip, split by whether
+    its single frames agree on one digit (>= 2 sure frames, all naming one digit) or not.
+
+    Real clips are read sure of their digit whether or not their frames agree (a spinning 6 passes
+    through a 9), and always sure of their motion; a clip whose frames agree but whose whole-clip
+    reading is unsure is unsure for what only the clip shows: how the digit moves.
+    """
+    probs, _ = predict(classifier, clips)
+    digit_sure = factor_probabilities(probs, sizes, factor).max(1) > SURE
+    out = {"clip sure": float(digit_sure.mean())}
+    if len(sizes) == 2:  # (digit, motion): the other factor is the motion
+        out["motion sure"] = float((factor_probabilities(probs, sizes, 1 - factor).max(1) > SURE).mean())
+    agree = np.array([s.sum() >= 2 and len(set(n[s])) == 1 for s, n in zip(sure, name)])
+    out["frames agree"] = float(agree.mean())
+    out["clip sure where frames agree"] = float(digit_sure[agree].mean()) if agree.any() else float("nan")
+    out["clip sure where they do not"] = float(digit_sure[~agree].mean()) if (~agree).any() else float("nan")
+    return out
 
 
 def render_swapped(store, sprites: md.Sprites, index: int, digit: int | None, shape) -> np.ndarray:
@@ -155,9 +182,16 @@ def main() -> None:
     print("| clips | sure frames per clip (of %d) | clips with >= 2 sure frames | of those, all name one digit |"
           % shape[0])
     print("|---|---|---|---|")
+    rows = {}
     for name, clips in (("real", real), ("G_ema", to_uint8(fakes))):
-        frames, several, agree = frame_by_frame(classifier, clips, sizes, factor)
+        readings = frame_readings(classifier, clips, sizes, factor)
+        frames, several, agree = frame_by_frame(*readings)
         print(f"| {name} | {frames:.2f} | {several:.2f} | {agree:.2f} |")
+        rows[name] = clip_versus_frames(classifier, clips, sizes, factor, *readings)
+    keys = list(rows["real"])
+    print("\n| the whole clip read at once | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
+    for name, row in rows.items():
+        print(f"| {name} | " + " | ".join(f"{row[k]:.2f}" for k in keys) + " |")
 
     critic = models.critics["D"].module
 
