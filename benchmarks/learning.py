@@ -46,6 +46,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
               ["model.latent_broadcast=true"]),
     "tstd": ("bcast, and D sees the temporal stddev of its spatially pooled features",
              ["model.latent_broadcast=true", "model.temporal_std=true"]),
+    "shuffle": ("a quarter of D's fake batch is real clips with their frames shuffled",
+                ["loss.shuffled_fakes=0.25"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

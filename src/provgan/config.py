@@ -92,6 +92,9 @@ class LossConfig:
     # StyleGAN2's lazy regularisation: the double-backward penalty (gp, jac, r1) on every k-th D step
     # only, weighted by k; 1 = every step (PGGAN and the reference code)
     reg_interval: int = 1
+    # temporal negatives: this share of the critic's fake batch (clip views only) is real clips with their
+    # frames shuffled, so the critic must tell the order of frames apart (0 = off; README, issue 14)
+    shuffled_fakes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,9 @@ def validate(cfg: Config) -> Config:
     if cfg.loss.name not in LOSS_NAMES:
         raise ConfigError(f"loss.name '{cfg.loss.name}' is not one of {', '.join(LOSS_NAMES)}"
                           f"{_closest(cfg.loss.name, LOSS_NAMES)}")
+    if not 0.0 <= cfg.loss.shuffled_fakes < 1.0:
+        raise ConfigError(f"loss.shuffled_fakes must be in [0, 1) (a share of the fake batch), got "
+                          f"{cfg.loss.shuffled_fakes}")
     if cfg.loss.reg_interval < 1:
         raise ConfigError(f"loss.reg_interval must be >= 1 (1: penalty on every D step), got {cfg.loss.reg_interval}")
     s = cfg.schedule

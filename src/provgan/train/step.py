@@ -41,6 +41,29 @@ def draw_labels(global_batch: int, num_classes: int, shard: Shard, device: torch
     return shard.take(torch.randint(num_classes, (global_batch,))).to(device)
 
 
+def shuffle_frames(clips: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, H, W) clips with the frames of clip i put in ``order[i]`` (N, T)."""
+    index = order.to(clips.device).view(clips.shape[0], 1, clips.shape[2], 1, 1).expand_as(clips)
+    return clips.gather(2, index)
+
+
+def with_shuffled_reals(fakes: torch.Tensor, reals: torch.Tensor, share: float, shard: Shard) -> torch.Tensor:
+    """The critic's fake batch with about ``share`` of its clips replaced by real clips, frames shuffled.
+
+    Why (issue 14): at 30 kimg the progressive critic scores real clips with shuffled frames as it
+    scores real ones (AUC 0.50, ``benchmarks/identity_probe.py``), so nothing teaches G the order of
+    frames, and the offline classifier cannot tell which motion most of G's clips show. A real clip
+    whose frames are shuffled has real frames and a wrong order, so telling it from real clips needs
+    exactly the temporal features G's clips lack. Which clips are replaced and their orders are drawn
+    for the global batch on the CPU generator, as the latents are.
+    """
+    n, frames = reals.shape[0] * shard.world, reals.shape[2]
+    replace = shard.take(torch.rand(n) < share).to(fakes.device)
+    order = shard.take(torch.rand(n, frames).argsort(dim=1))
+    shuffled = shuffle_frames(reals, order).to(fakes.dtype)
+    return torch.where(replace.view(-1, 1, 1, 1, 1), shuffled, fakes)
+
+
 def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
     """Average gradients over ranks in one flat all-reduce (as StyleGAN2-ADA does; it works with the
     double-backward penalties, which DistributedDataParallel's hooks do not support)."""
@@ -110,6 +133,8 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         with torch.no_grad():
             fakes = take_view(part.view, _generate(models, z, pos, labels)) if labels is not None else \
                 fake_view(part.view, models.generator, z, pos.level, pos.alpha)
+            if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
+                fakes = with_shuffled_reals(fakes, take_view(part.view, reals), cfg.loss.shuffled_fakes, shard)
         out = pair.d(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, reals),
                      fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
