@@ -99,8 +99,9 @@ def estimate_lines(plan, timing: bool = True) -> list[str]:
     from provgan.experiment import timing as tm
     from provgan.experiment.results import duration
 
-    lines = ["estimate (training: 'timed' = 2 steps per schedule phase on this machine, sample grids and "
-             "checkpoints not counted; 'measured' = a finished run in this folder):"]
+    lines = ["estimate (training: 'timed' = 2 steps per schedule phase on this machine, plus the checkpoints, "
+             "sample grids and quality measurements the run writes, each timed once per level; 'measured' = a "
+             "finished run in this folder):"]
     total = 0.0
     for est in tm.estimate_training(plan, timing=timing):
         part = est.seconds_per_run * est.remaining_runs

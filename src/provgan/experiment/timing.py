@@ -6,8 +6,11 @@ Training time per system comes from one of two sources, named in the output:
   time per clip), when there is one;
 * ``timed``: a short timing of the real :class:`~provgan.train.loop.Trainer` on a throwaway copy of
   the system's networks: ``steps`` steps (after one warm-up) in every phase of its schedule (each
-  level's fade and stable part), times the number of steps in that phase. Sample grids, checkpoints
-  and set-up are not counted.
+  level's fade and stable part), times the number of steps in that phase, plus what the run writes
+  besides training: a checkpoint, and a sample grid and (with ``run.metrics_kimg``) a quality
+  measurement timed once at each level, counted as often as the run's cadence and its level ends
+  make them happen. Before they were counted, the clean progressive runs of the
+  digits-small table took 21-41 % longer than this estimate (README, "Tables 8.1 and 8.2").
 
 Scoring time is timed the same way: one batch of random clips at the score shape through every
 feature network (the offline classifier untrained, if it is not trained yet: its speed does not
@@ -53,12 +56,48 @@ def schedule_phases(cfg: Config) -> list[tuple[float, int]]:
     return phases
 
 
+@dataclass(frozen=True)
+class OutputCosts:
+    """Seconds one checkpoint takes, and one sample grid and one quality measurement at each level."""
+
+    snapshot: float
+    samples: dict[int, float]
+    measure: dict[int, float]  # empty when the run measures nothing (run.metrics_kimg 0)
+
+
+def output_seconds(cfg: Config, costs: OutputCosts) -> float:
+    """Seconds a whole run spends writing checkpoints, grids and measurements (train/monitor.py's
+    cadence): each phase's share of every cadence at that phase's level, one grid and one measurement
+    at every level's end, and a checkpoint, grid and measurement at the run's end."""
+    total, seconds, level = cfg.schedule.total_kimg, 0.0, 0
+    run = cfg.run
+    for kimg, clips in schedule_phases(cfg):
+        level = position_at(kimg, cfg.model.plan, cfg.schedule).level
+        share = clips / 1000
+        seconds += share / run.snapshot_kimg * costs.snapshot if run.snapshot_kimg > 0 else 0.0
+        seconds += share / run.sample_kimg * costs.samples[level] if run.sample_kimg > 0 else 0.0
+        if costs.measure:
+            seconds += share / run.metrics_kimg * costs.measure[level]
+    ended = [span.level for span in level_spans(cfg.model.plan, cfg.schedule) if span.end < total * 1000]
+    for lv in ended:  # a level's final grid and measurement
+        seconds += costs.samples[lv] + costs.measure.get(lv, 0.0)
+    # the run's end: its last grid, the last level's final grid, a measurement and a checkpoint
+    return seconds + 2 * costs.samples[level] + costs.measure.get(level, 0.0) + costs.snapshot
+
+
 def time_training(cfg: Config, data: Path, steps: int = 2) -> float:
-    """Seconds to train ``cfg`` from start to end, from ``steps`` timed steps per schedule phase."""
+    """Seconds to train ``cfg`` from start to end: ``steps`` timed steps per schedule phase, and the
+    checkpoints, grids and measurements it writes (:func:`output_seconds`, each timed once per level)."""
     from provgan.train.distributed import init_distributed
     from provgan.train.loop import Trainer
 
+    def timed(write) -> float:
+        start = time.perf_counter()
+        write()
+        return time.perf_counter() - start
+
     seconds = 0.0
+    costs = OutputCosts(0.0, {}, {})
     with tempfile.TemporaryDirectory(prefix="provgan-timing-") as tmp:
         trainer = Trainer(cfg, data, Path(tmp), init_distributed(cfg.run.device), show_progress=False)
         for kimg, clips in schedule_phases(cfg):
@@ -68,8 +107,14 @@ def time_training(cfg: Config, data: Path, steps: int = 2) -> float:
             for _ in range(steps):
                 trainer.step(pos)
             seconds += (time.perf_counter() - start) / steps * math.ceil(clips / pos.minibatch)
+            if pos.level not in costs.samples:
+                costs.samples[pos.level] = timed(lambda: trainer.samples("timing", pos.level, 1.0))
+                if trainer.quality is not None:
+                    probe, g = trainer.quality, trainer.models.generator_ema
+                    costs.measure[pos.level] = timed(lambda: probe.measure(g, pos.level, 1.0))
+        costs = OutputCosts(timed(trainer.snapshot), costs.samples, costs.measure)
         trainer.stats.close()
-    return seconds
+    return seconds + output_seconds(cfg, costs)
 
 
 def measured_seconds(run: PlannedRun) -> float | None:
