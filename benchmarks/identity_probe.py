@@ -67,11 +67,18 @@ def frame_readings(classifier, clips: np.ndarray, sizes, factor: int) -> tuple[n
     return digit.max(-1) > SURE, digit.argmax(-1)
 
 
+def frames_agree(sure: np.ndarray, name: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip: (>= 2 sure frames, and all of its sure frames name one digit)."""
+    several = sure.sum(1) >= 2
+    one = np.array([len(set(n[s])) == 1 for s, n in zip(sure, name)])
+    return several, several & one
+
+
 def frame_by_frame(sure: np.ndarray, name: np.ndarray) -> tuple[float, float, float]:
     """(sure frames per clip, share of clips with >= 2 sure frames, share of those naming one digit)."""
-    several = sure.sum(1) >= 2
-    agree = [len(set(name[i][sure[i]])) == 1 for i in np.flatnonzero(several)]
-    return float(sure.sum(1).mean()), float(several.mean()), float(np.mean(agree)) if agree else float("nan")
+    several, agree = frames_agree(sure, name)
+    share = float(agree.sum() / several.sum()) if several.any() else float("nan")
+    return float(sure.sum(1).mean()), float(several.mean()), share
 
 
 def clip_versus_frames(classifier, clips: np.ndarray, sizes, factor: int, sure: np.ndarray,
@@ -88,7 +95,7 @@ def clip_versus_frames(classifier, clips: np.ndarray, sizes, factor: int, sure: 
     out = {"clip sure": float(digit_sure.mean())}
     if len(sizes) == 2:  # (digit, motion): the other factor is the motion
         out["motion sure"] = float((factor_probabilities(probs, sizes, 1 - factor).max(1) > SURE).mean())
-    agree = np.array([s.sum() >= 2 and len(set(n[s])) == 1 for s, n in zip(sure, name)])
+    agree = frames_agree(sure, name)[1]
     out["frames agree"] = float(agree.mean())
     out["clip sure where frames agree"] = float(digit_sure[agree].mean()) if agree.any() else float("nan")
     out["clip sure where they do not"] = float(digit_sure[~agree].mean()) if (~agree).any() else float("nan")
@@ -193,6 +200,10 @@ def main() -> None:
     for name, row in rows.items():
         print(f"| {name} | " + " | ".join(f"{row[k]:.2f}" for k in keys) + " |")
 
+    if "D" not in models.critics:  # a baseline (VGAN, TGAN, MoCoGAN): no single progressive clip critic
+        print(f"\n(no critic rows: this {cfg.model.arch} checkpoint has critics "
+              f"{', '.join(models.critics)}, not the progressive D)")
+        return
     critic = models.critics["D"].module
 
     def score(x: torch.Tensor) -> torch.Tensor:

@@ -97,7 +97,8 @@ def time_training(cfg: Config, data: Path, steps: int = 2) -> float:
         return time.perf_counter() - start
 
     seconds = 0.0
-    costs = OutputCosts(0.0, {}, {})
+    samples: dict[int, float] = {}
+    measure: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="provgan-timing-") as tmp:
         trainer = Trainer(cfg, data, Path(tmp), init_distributed(cfg.run.device), show_progress=False)
         for kimg, clips in schedule_phases(cfg):
@@ -107,14 +108,14 @@ def time_training(cfg: Config, data: Path, steps: int = 2) -> float:
             for _ in range(steps):
                 trainer.step(pos)
             seconds += (time.perf_counter() - start) / steps * math.ceil(clips / pos.minibatch)
-            if pos.level not in costs.samples:
-                costs.samples[pos.level] = timed(lambda: trainer.samples("timing", pos.level, 1.0))
+            if pos.level not in samples:
+                samples[pos.level] = timed(lambda: trainer.samples("timing", pos.level, 1.0))
                 if trainer.quality is not None:
                     probe, g = trainer.quality, trainer.models.generator_ema
-                    costs.measure[pos.level] = timed(lambda: probe.measure(g, pos.level, 1.0))
-        costs = OutputCosts(timed(trainer.snapshot), costs.samples, costs.measure)
+                    measure[pos.level] = timed(lambda: probe.measure(g, pos.level, 1.0))
+        snapshot = timed(trainer.snapshot)
         trainer.stats.close()
-    return seconds + output_seconds(cfg, costs)
+    return seconds + output_seconds(cfg, OutputCosts(snapshot, samples, measure))
 
 
 def measured_seconds(run: PlannedRun) -> float | None:

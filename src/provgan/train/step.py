@@ -133,9 +133,10 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         with torch.no_grad():
             fakes = take_view(part.view, _generate(models, z, pos, labels)) if labels is not None else \
                 fake_view(part.view, models.generator, z, pos.level, pos.alpha)
-            if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
-                fakes = with_shuffled_reals(fakes, take_view(part.view, reals), cfg.loss.shuffled_fakes, shard)
-        out = pair.d(models.critic(name, pos.level, pos.alpha, labels), take_view(part.view, reals),
+        real_view = take_view(part.view, reals)
+        if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
+            fakes = with_shuffled_reals(fakes, real_view, cfg.loss.shuffled_fakes, shard)
+        out = pair.d(models.critic(name, pos.level, pos.alpha, labels), real_view,
                      fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
     out.loss.backward()
     _all_reduce_grads(params, shard)
