@@ -48,6 +48,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
              ["model.latent_broadcast=true", "model.temporal_std=true"]),
     "shuffle": ("a quarter of D's fake batch is real clips with their frames shuffled",
                 ["loss.shuffled_fakes=0.25"]),
+    "style": ("G's convolutions and toRGB modulated per clip by an affine map of pn(z) (StyleGAN2)",
+              ["model.style_modulation=true"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

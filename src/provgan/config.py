@@ -71,6 +71,12 @@ class ModelConfig:
     # features change over time (TemporalStdDev): a clip whose content morphs from frame to frame
     # shows it, a digit that only moves does not
     temporal_std: bool = False
+    # G: StyleGAN2's modulation (Karras et al. 2020, eq. 1) with PixelNorm in place of demodulation: the
+    # input of every G convolution and toRGB is scaled per sample and channel by an affine map of pn(z),
+    # the same at every frame and pixel. It carries what is global to a clip (its colour, which digit)
+    # to every frame multiplicatively, where the plain progressive G must rebuild it from the first
+    # block's 4 time slices at each position
+    style_modulation: bool = False
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:

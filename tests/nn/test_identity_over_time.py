@@ -43,14 +43,19 @@ def test_block_adds_the_same_latent_bias_at_every_frame_and_pixel():
     assert not torch.allclose(block(h, w), block(h, torch.zeros_like(w)), atol=1e-4)
 
 
+def assert_grows_continuously(g, cfg, z, atol=1e-6):
+    """Every level's shape, and alpha = 0 of a fade equal to the level below upsampled (§4.1)."""
+    for level in range(len(cfg.plan)):
+        assert g(z, level).shape == (len(z), cfg.image_channels, *cfg.plan[level])
+    for level in range(1, len(cfg.plan)):
+        factor = g.blocks[level].factor
+        assert torch.allclose(g(z, level, 0.0), upsample(g(z, level - 1, 1.0), factor), atol=atol)
+
+
 def test_shapes_fade_continuity_and_gradients_with_broadcast():
     cfg, _, g = _pair()
     z = torch.randn(2, cfg.latent_dim)
-    for level in range(len(cfg.plan)):
-        assert g(z, level).shape == (2, cfg.image_channels, *cfg.plan[level])
-    for level in range(1, len(cfg.plan)):
-        factor = g.blocks[level].factor
-        assert torch.allclose(g(z, level, 0.0), upsample(g(z, level - 1, 1.0), factor), atol=1e-6)
+    assert_grows_continuously(g, cfg, z)
     top = len(cfg.plan) - 1
     g(z, top, 0.5).square().mean().backward()
     for level in range(1, top + 1):

@@ -36,6 +36,30 @@ class BiaslessEqualizedLinear(EqualizedLinear):
         return F.linear(x, (self.weight * self.weight_gain).to(x.dtype))
 
 
+class StyleModulation(nn.Module):
+    """``x * A(w)``: a per-sample, per-channel scale of a convolution's input (model.style_modulation).
+
+    StyleGAN2's modulation (Karras et al. 2020, eq. 1) applied to the activations rather than the
+    weights (the same product for a convolution); the PixelNorm that follows every G convolution
+    plays the part of demodulation. A's bias starts at 1, so at initialisation every scale is
+    1 + N(0, 1) as in StyleGAN2. The scale is one number per clip and channel, shared by every frame
+    and pixel: what is global to a clip reaches all of it.
+    """
+
+    def __init__(self, latent_dim: int, channels: int):
+        super().__init__()
+        self.affine = EqualizedLinear(latent_dim, channels, gain=1.0)
+        with torch.no_grad():
+            self.affine.bias.fill_(1.0)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return x * self.affine(w).to(x.dtype)[:, :, None, None, None]
+
+
+def _modulate(mod: StyleModulation | None, x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    return x if mod is None else mod(x, w)
+
+
 class FirstGeneratorBlock(nn.Module):
     """Latent vector -> features at the smallest level's shape.
 
@@ -44,37 +68,43 @@ class FirstGeneratorBlock(nn.Module):
     follows), not one per output unit: Table A.1's count is then 3,702,091 for the thesis-256 plan.
     """
 
-    def __init__(self, latent_dim: int, channels: int, shape: Shape):
+    def __init__(self, latent_dim: int, channels: int, shape: Shape, style: bool = False):
         super().__init__()
         self.channels, self.shape = channels, shape
         self.dense = BiaslessEqualizedLinear(latent_dim, channels * math.prod(shape), gain=math.sqrt(2) / 4)
         self.bias = nn.Parameter(torch.zeros(channels))
         self.conv = EqualizedConv3d(channels, channels)
+        self.mod = StyleModulation(latent_dim, channels) if style else None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         x = self.dense(pixel_norm(z)).reshape(z.shape[0], self.channels, *self.shape)
         x = pixel_norm(leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1, 1)))
-        return pixel_norm(leaky_relu(self.conv(x)))
+        return pixel_norm(leaky_relu(self.conv(_modulate(self.mod, x, w))))
 
 
 class GeneratorBlock(nn.Module):
     """Upsample by (tT, 2, 2), then two 3x3x3 convolutions, each followed by LReLU and PixelNorm."""
 
-    def __init__(self, in_channels: int, out_channels: int, factor: Shape, latent_dim: int = 0):
+    def __init__(self, in_channels: int, out_channels: int, factor: Shape, latent_dim: int = 0,
+                 style_dim: int = 0):
         super().__init__()
         self.factor = factor
         self.conv0 = EqualizedConv3d(in_channels, out_channels)
         self.conv1 = EqualizedConv3d(out_channels, out_channels)
         # model.latent_broadcast: the same latent-dependent bias at every (t, y, x) of this block
         self.latent = EqualizedLinear(latent_dim, in_channels, gain=1.0) if latent_dim else None
+        # model.style_modulation: each convolution's input scaled per clip and channel
+        self.mod0 = StyleModulation(style_dim, in_channels) if style_dim else None
+        self.mod1 = StyleModulation(style_dim, out_channels) if style_dim else None
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        """``w``: the pixel-normalised latent pn(z), needed when the block reads it (latent_broadcast)."""
+        """``w``: the pixel-normalised latent pn(z), needed when the block reads it (latent_broadcast,
+        style_modulation)."""
         x = upsample(x, self.factor)
         if self.latent is not None:
             x = x + self.latent(w).to(x.dtype)[:, :, None, None, None]
-        x = pixel_norm(leaky_relu(self.conv0(x)))
-        return pixel_norm(leaky_relu(self.conv1(x)))
+        x = pixel_norm(leaky_relu(self.conv0(_modulate(self.mod0, x, w))))
+        return pixel_norm(leaky_relu(self.conv1(_modulate(self.mod1, x, w))))
 
 
 class Generator(nn.Module):
@@ -92,12 +122,16 @@ class Generator(nn.Module):
         self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
         dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
         self.latent_broadcast = cfg.latent_broadcast
-        blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0])]
+        self.style_modulation = cfg.style_modulation
+        style_dim = dense_in if cfg.style_modulation else 0
+        blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0], cfg.style_modulation)]
         for level in range(1, len(self.plan)):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level),
-                                         dense_in if cfg.latent_broadcast else 0))
+                                         dense_in if cfg.latent_broadcast else 0, style_dim))
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = nn.ModuleList(EqualizedConv3d(c, cfg.image_channels, kernel_size=1, gain=1.0) for c in ch)
+        # the colour of a clip's strokes: toRGB's input modulated too (StyleGAN2's modulated toRGB)
+        self.rgb_mods = nn.ModuleList(StyleModulation(style_dim, c) for c in ch) if style_dim else None
         # data centring (model.pixel_mean): the network draws centred values, the clips it returns are
         # in the data's range; not a parameter, and not in the state dict (the config carries it)
         self.register_buffer("pixel_mean", channel_vector(cfg.pixel_mean, cfg.image_channels), persistent=False)
@@ -119,17 +153,22 @@ class Generator(nn.Module):
             z = self.condition(z, labels)  # [pn(z), pn(embed(y))]; the dense layer's pixel norm keeps it
         elif labels is not None:
             raise ValueError("this generator is unconditional: it takes no class labels")
-        h = self.blocks[0](z)
-        w = pixel_norm(z) if self.latent_broadcast else None  # once, for every block that reads it
+        # pn(z) once, for every block that reads it
+        w = pixel_norm(z) if self.latent_broadcast or self.style_modulation else None
+        h = self.blocks[0](z, w)
         for block in self.blocks[1:level]:
             h = block(h, w)
         if level == 0:
-            return self._uncentre(self.to_rgb[0](h))
-        new = self.to_rgb[level](self.blocks[level](h, w))
+            return self._uncentre(self._rgb(0, h, w))
+        new = self._rgb(level, self.blocks[level](h, w), w)
         if alpha >= 1.0:
             return self._uncentre(new)
-        old = upsample(self.to_rgb[level - 1](h), self.blocks[level].factor)
+        old = upsample(self._rgb(level - 1, h, w), self.blocks[level].factor)
         return self._uncentre(fade(old, new, alpha))
+
+    def _rgb(self, level: int, h: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        mod = self.rgb_mods[level] if self.rgb_mods is not None else None
+        return self.to_rgb[level](_modulate(mod, h, w))
 
     def _uncentre(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.pixel_mean.to(x.dtype) if self.pixel_mean is not None else x
@@ -142,6 +181,8 @@ class Generator(nn.Module):
         """
         level = self.num_levels - 1 if level is None else level
         modules = list(self.blocks[: level + 1]) + [self.to_rgb[level]]
+        if self.rgb_mods is not None:
+            modules.append(self.rgb_mods[level])
         if self.condition is not None:
             modules.append(self.condition)
         return sum(p.numel() for m in modules for p in m.parameters())
