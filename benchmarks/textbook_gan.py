@@ -12,6 +12,13 @@ sure share, effective digits and IS of ``--num`` fixed latents, every ``--eval-k
 
     python benchmarks/textbook_gan.py --data data/md --classifier clf16.pt --kimg 40 --out runs/textbook
 
+On a still-frame store (``benchmarks/still_frames.py``, ``--level 1x16x16``) it trains the image
+version of the same recipe (2D convolutions; the critic has a 3x3 convolution before each strided
+one): what a textbook image GAN makes of the demo's frames, with time out of the question.
+
+    python benchmarks/textbook_gan.py --data data/md-still --classifier clf-still.pt --level 1x16x16 \
+        --kimg 200 --out runs/textbook-still
+
 It prints one row per evaluation and writes a first | middle | last frame grid per evaluation to
 ``--out``. fp32 only (spectral normalisation's power iteration is unstable in bf16).
 """
@@ -57,6 +64,46 @@ class TextbookGenerator(nn.Module):
         return self.net(self.dense(z).view(-1, *self.start))
 
 
+class TextbookGenerator2d(nn.Module):
+    """z -> (N, 3, 1, H, W): the image DCGAN (dense -> two stride-2 transposed convolutions with
+    BatchNorm and ReLU -> 3x3 conv -> tanh), for still-frame stores (T = 1)."""
+
+    def __init__(self, shape: tuple[int, int, int], latent_dim: int = 64, width: int = 64):
+        super().__init__()
+        _, h, w = shape
+        if h % 4 or w % 4:
+            raise ValueError(f"the textbook generator needs H, W divisible by 4, got {shape}")
+        self.start = (4 * width, h // 4, w // 4)
+        self.dense = nn.Linear(latent_dim, math.prod(self.start))
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(4 * width), nn.ReLU(),
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 3, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.dense(z).view(-1, *self.start)).unsqueeze(2)
+
+
+class TextbookCritic2d(nn.Module):
+    """(N, 3, 1, H, W) -> (N,): a spectrally normalised image critic, a 3x3 conv before each stride-2
+    conv and after the last (LReLU 0.1), then dense (SNGAN's small-image critic, one block shorter)."""
+
+    def __init__(self, shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        _, h, w = shape
+        self.net = nn.Sequential(
+            spectral_norm(nn.Conv2d(3, width, 3, 1, 1)), nn.LeakyReLU(0.1),
+            spectral_norm(nn.Conv2d(width, width, 4, 2, 1)), nn.LeakyReLU(0.1),
+            spectral_norm(nn.Conv2d(width, 2 * width, 3, 1, 1)), nn.LeakyReLU(0.1),
+            spectral_norm(nn.Conv2d(2 * width, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.1),
+            spectral_norm(nn.Conv2d(2 * width, 4 * width, 3, 1, 1)), nn.LeakyReLU(0.1), nn.Flatten(),
+            spectral_norm(nn.Linear(4 * width * (h // 4) * (w // 4), 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.squeeze(2)).squeeze(1)
+
+
 class TextbookCritic(nn.Module):
     """(N, 3, T, H, W) -> (N,) scores: spectrally normalised convolutions, LReLU 0.1, dense."""
 
@@ -96,7 +143,10 @@ def main() -> None:
     clips = torch.from_numpy(np.array(store.level(shape))).permute(0, 4, 1, 2, 3).contiguous()  # uint8 N C T H W
     classifier, _ = load_classifier(args.classifier)
     sizes, factor = label_factor(store.label_names, args.factor)
-    g, d = TextbookGenerator(shape, width=args.width), TextbookCritic(shape, width=args.width)
+    if shape[0] == 1:  # a still-frame store (benchmarks/still_frames.py): the image DCGAN
+        g, d = TextbookGenerator2d(shape, width=args.width), TextbookCritic2d(shape, width=args.width)
+    else:
+        g, d = TextbookGenerator(shape, width=args.width), TextbookCritic(shape, width=args.width)
     opt_g = torch.optim.Adam(g.parameters(), args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), args.lr, betas=(0.5, 0.999))
     z_fixed = torch.randn(args.num, 64, generator=torch.Generator().manual_seed(args.seed + 1))

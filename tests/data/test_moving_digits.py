@@ -178,3 +178,43 @@ def test_prepare_builtin_records_styles_and_refuses_negative(tmp_path):
     assert open_store(tmp_path / "one").manifest["source"]["styles"] == 1
     with pytest.raises(Exception, match="--styles must be >= 0"):
         prepare_builtin("moving-digits", tmp_path / "neg", "digits-32", num_clips=4, styles=-1)
+
+
+def test_white_digits_are_one_grey_and_otherwise_the_same_clip(sprites):
+    """``colour="white"``: every stroke pixel is a shade of one grey (R = G = B above the background),
+    on the same background, positions and shapes as the coloured clip."""
+    hue, labels = render_clips(7, 0, 8, (8, 32, 32), sprites)
+    white, white_labels = render_clips(7, 0, 8, (8, 32, 32), sprites, colour="white")
+    assert white_labels.tolist() == labels.tolist()
+    for h, w in zip(hue.astype(int), white.astype(int)):
+        background = np.median(w.reshape(-1, 3), axis=0)
+        stroke = np.abs(w - background).sum(-1) > 60
+        assert stroke.mean() > 0.01
+        assert np.ptp(w[stroke], axis=-1).max() <= 30  # grey: channels within the dark background's spread
+        assert w[stroke].max() >= 200
+        # the same strokes: where the white clip is well inked, the coloured one is inked too, and the
+        # two masks differ only along anti-aliased edges (a dark hue crosses the threshold later)
+        inked = np.abs(h - background).sum(-1) > 20
+        assert inked[np.abs(w - background).sum(-1) > 300].all()
+        assert (stroke ^ (np.abs(h - background).sum(-1) > 60)).mean() < 0.03
+
+
+def test_digit_scale_makes_digits_larger(sprites):
+    def ink(clips):
+        background = np.median(clips[:, 0].reshape(len(clips), -1, 3), axis=1)[:, None, None, None]
+        return (np.abs(clips.astype(int) - background).sum(-1) > 60).mean()
+
+    small, _ = render_clips(3, 0, 16, (8, 32, 32), sprites, max_digits=1)
+    large, _ = render_clips(3, 0, 16, (8, 32, 32), sprites, max_digits=1, digit_scale=1.5)
+    assert 1.8 < ink(large) / ink(small) < 2.7  # area grows as the square of the scale (1.5^2 = 2.25)
+
+
+def test_prepare_builtin_records_colour_and_scale_and_refuses_bad_values(tmp_path):
+    prepare_builtin("moving-digits", tmp_path / "w", "digits-32", num_clips=4, seed=3, colour="white",
+                    digit_scale=1.5)
+    source = open_store(tmp_path / "w").manifest["source"]
+    assert (source["colour"], source["digit_scale"]) == ("white", 1.5)
+    with pytest.raises(Exception, match="--colour must be one of hue, white"):
+        prepare_builtin("moving-digits", tmp_path / "x", "digits-32", num_clips=4, colour="red")
+    with pytest.raises(Exception, match=r"--digit-scale must be in \[0.5, 2\]"):
+        prepare_builtin("moving-digits", tmp_path / "y", "digits-32", num_clips=4, digit_scale=3)

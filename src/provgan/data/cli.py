@@ -47,11 +47,15 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Scale of the bounce speed and rotation rate (--builtin); 0.3 keeps motion under a pixel a frame.")
 @click.option("--styles", type=click.IntRange(min=0), default=0, show_default=True,
               help="Handwriting samples per digit (--builtin); 0 uses all (about 180), 1 one glyph per digit.")
+@click.option("--colour", type=click.Choice(["hue", "white"]), default="hue", show_default=True,
+              help="Digit colour (--builtin): hue gives each digit its own colour, white is Moving MNIST's.")
+@click.option("--digit-scale", type=float, default=1.0, show_default=True,
+              help="Digit size relative to the default (--builtin), in [0.5, 2].")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
             size: int | None, workers: int, split: str | None, stacked_frames: int | None, strict: bool,
             overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, motion_speed: float,
-            styles: int, dry_run: bool) -> None:
+            styles: int, colour: str, digit_scale: float, dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -78,12 +82,14 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
             summary = prepare_builtin(builtin, paths[0], plan or "digits-64", num_clips=num_clips, seed=seed,
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
                                       progress=progress, dry_run=dry_run, max_digits=max_digits,
-                                      motion_speed=motion_speed, styles=styles)
+                                      motion_speed=motion_speed, styles=styles, colour=colour,
+                                      digit_scale=digit_scale)
         else:
             if len(paths) != 2:
                 raise click.UsageError("give SRC and OUT (or --builtin moving-digits OUT)")
-            if max_digits != 2 or motion_speed != 1.0 or styles != 0:
-                raise click.UsageError("--max-digits, --motion-speed and --styles apply to --builtin moving-digits only")
+            if max_digits != 2 or motion_speed != 1.0 or styles != 0 or colour != "hue" or digit_scale != 1.0:
+                raise click.UsageError("--max-digits, --motion-speed, --styles, --colour and --digit-scale apply "
+                                       "to --builtin moving-digits only")
             if plan is None:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,

@@ -25,6 +25,8 @@ NUM_CLASSES = len(DIGITS) * len(MOTIONS)
 REF_SIZE, REF_FRAMES = 64, 32  # motion parameters are given for a 64x64 canvas of 32 frames
 SPRITE_REF = 48  # sprite side for a 64 px canvas; the 8x8 digit fills the central 8/12 of it
 FPS = 8.0
+COLOURS = ("hue", "white")  # a random saturated colour per digit, or Moving MNIST's one light grey
+WHITE = np.array([235.0, 235.0, 235.0], np.float32)
 
 
 @dataclass(frozen=True)
@@ -143,13 +145,18 @@ def _alpha(sprite: np.ndarray, track: np.ndarray, digit_size: float, digit_px: f
 
 
 def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int],
-                max_digits: int = 2, speed_scale: float = 1.0) -> np.ndarray:
+                max_digits: int = 2, speed_scale: float = 1.0, colour: str = "hue",
+                digit_scale: float = 1.0) -> np.ndarray:
     """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3), one or two handwritten digits.
 
     ``max_digits=1`` renders every clip with one digit (the draw that picks the count is still
     made, so one-digit clips are the same either way). ``speed_scale`` slows (< 1) or speeds up the
-    bounce and rotate motions (:func:`_trajectory`).
+    bounce and rotate motions (:func:`_trajectory`). ``colour``: ``hue`` paints every digit in its own
+    random saturated colour, ``white`` in one light grey as Moving MNIST does (the colour draw is still
+    made, so the clips are otherwise the same). ``digit_scale`` multiplies every digit's size.
     """
+    if colour not in COLOURS:
+        raise ValueError(f"colour must be one of {', '.join(COLOURS)}, got {colour!r}")
     frames, height, width = shape
     rng = np.random.default_rng([seed, index])
     digit, motion = divmod(label_of(index), len(MOTIONS))
@@ -157,11 +164,12 @@ def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, 
     colours = [rng.uniform(0, 24, size=3).astype(np.float32)]  # dark background first
     alphas = []
     for slot in range(count):
-        size = (rng.uniform(30, 36) if count == 1 else rng.uniform(23, 28)) * width / REF_SIZE
+        size = (rng.uniform(30, 36) if count == 1 else rng.uniform(23, 28)) * digit_scale * width / REF_SIZE
         sprite = sprites.images[rng.choice(sprites.by_digit[digit])]
         track = _trajectory(rng, MOTIONS[motion], slot, count, size, shape, speed_scale)
         alphas.append(_alpha(sprite, track, size, sprites.digit_px, height, width))
-        colours.append(_hsv_colour(rng))
+        hue = _hsv_colour(rng)
+        colours.append(WHITE.copy() if colour == "white" else hue)
     return _composite(alphas, np.stack(colours))
 
 
@@ -178,10 +186,11 @@ def _composite(alphas: list[np.ndarray], colours: np.ndarray) -> np.ndarray:
 
 def render_clips(seed: int, start: int, count: int, shape: tuple[int, int, int],
                  sprites: Sprites | None = None, max_digits: int = 2,
-                 speed_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                 speed_scale: float = 1.0, colour: str = "hue",
+                 digit_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Clips ``start .. start+count-1``: uint8 (count, T, H, W, 3) and int64 labels (count,)."""
     sprites = sprites or load_sprites(shape[2])
-    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits, speed_scale)
+    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits, speed_scale, colour, digit_scale)
                       for i in range(start, start + count)])
     labels = np.array([label_of(i) for i in range(start, start + count)], np.int64)
     return clips, labels

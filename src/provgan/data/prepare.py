@@ -180,14 +180,15 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     return task, levels, tuple(done), error
 
 
-def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float, int]
+def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float, int, str, float]
                  ) -> tuple[list[np.ndarray], np.ndarray]:
     from provgan.data import moving_digits
 
-    seed, start, count, shapes, max_digits, speed_scale, styles = args
+    seed, start, count, shapes, max_digits, speed_scale, styles, colour, digit_scale = args
     sprites = _sprites(shapes[-1][2]).with_styles(styles)
     clips, labels = moving_digits.render_clips(seed, start, count, shapes[-1], sprites,
-                                               max_digits=max_digits, speed_scale=speed_scale)
+                                               max_digits=max_digits, speed_scale=speed_scale,
+                                               colour=colour, digit_scale=digit_scale)
     return pool_levels(clips, shapes), labels
 
 
@@ -452,12 +453,15 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
                     size: int | None = None, workers: int = 1, overwrite: bool = False,
                     preset: str | None = None, progress: Progress | None = None,
                     chunk: int = 64, dry_run: bool = False, max_digits: int = 2,
-                    motion_speed: float = 1.0, styles: int = 0) -> PrepareSummary:
+                    motion_speed: float = 1.0, styles: int = 0, colour: str = "hue",
+                    digit_scale: float = 1.0) -> PrepareSummary:
     """Render an embedded dataset (``moving-digits``) straight into a store, nothing downloaded.
 
     ``max_digits=1`` renders one digit per clip (otherwise half the clips hold two smaller ones);
     ``motion_speed`` scales the bounce speed and the rotation rate (1: the default dataset);
-    ``styles`` > 0 draws every digit from only its first ``styles`` handwriting samples (0: all).
+    ``styles`` > 0 draws every digit from only its first ``styles`` handwriting samples (0: all);
+    ``colour`` is ``hue`` (each digit in its own colour) or ``white``; ``digit_scale`` multiplies
+    every digit's size.
     """
     from provgan.data import moving_digits
 
@@ -471,19 +475,24 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
         raise ProvganError(f"--motion-speed must be in (0, 4], got {motion_speed:g}")
     if styles < 0:
         raise ProvganError(f"--styles must be >= 0 (0: every handwriting sample), got {styles}")
+    if colour not in moving_digits.COLOURS:
+        raise ProvganError(f"--colour must be one of {', '.join(moving_digits.COLOURS)}, got {colour!r}")
+    if not 0.5 <= digit_scale <= 2:
+        raise ProvganError(f"--digit-scale must be in [0.5, 2], got {digit_scale:g}")
     started = time.perf_counter()
     shapes, plan_preset = resolve_plan(plan, frames, size)
     out = Path(out)
     if dry_run:
         check_output(out, overwrite)
         return _planned(out, shapes, num_clips, started)
-    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed, styles)
+    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed, styles, colour, digit_scale)
              for s in range(0, num_clips, chunk)]
     manifest = {
         "preset": preset or plan_preset,
         "source": {"builtin": name, "seed": seed, "num_clips": num_clips, "fps": moving_digits.FPS,
                    "motions": list(moving_digits.MOTIONS), "max_digits": max_digits,
-                   "motion_speed": motion_speed, "styles": styles},
+                   "motion_speed": motion_speed, "styles": styles, "colour": colour,
+                   "digit_scale": digit_scale},
         "labels": {"file": "labels.npy", "names": moving_digits.label_names(),
                    "encoding": f"digit * {len(moving_digits.MOTIONS)} + motion"},
         "counts": {"sources": 1, "used": 1, "skipped": 0, "converted": 0, "clips": num_clips},
