@@ -27,3 +27,18 @@ def test_demo_pipeline_runs_end_to_end(tmp_path):
     # a second run continues (nothing left to train) and reuses the prepared data
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "prepare" not in again.stdout.split("$ provgan train")[0]
+    # the demo's data: one larger white digit per clip, recorded in the store's manifest
+    source = json.loads((out / "data" / "moving-digits" / "manifest.json").read_text())["source"]
+    assert (source["max_digits"], source["colour"], source["digit_scale"]) == (1, "white", 1.5)
+
+
+def test_a_demo_folder_with_data_of_other_options_is_one_clear_line(tmp_path):
+    from provgan.data.prepare import prepare_builtin
+
+    out = tmp_path / "old-demo"
+    prepare_builtin("moving-digits", out / "data" / "moving-digits", "tiny", num_clips=4)  # the old defaults
+    result = subprocess.run([sys.executable, "-m", "provgan.demo", "--out", str(out), "--config", "tiny"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prepared with" in lines[0] and "delete" in lines[0], result.stderr
