@@ -45,7 +45,10 @@ def test_builtin_with_one_digit_per_clip_renders_the_one_digit_clips(tmp_path, c
     assert any((a != b).any() for a, b in zip(one, two))  # some clips of the default hold two digits
     code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "x"), "--plan", "tiny", "--max-digits", "1"],
                        capsys)
-    assert code == 2 and "--max-digits, --motion-speed and --styles apply to --builtin" in err
+    assert code == 2 and "--max-digits, --motion-speed, --styles, --colour and --digit-scale apply to --builtin" in err
+    code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "y"), "--plan", "tiny", "--colour", "white"],
+                       capsys)
+    assert code == 2 and "apply to --builtin" in err
 
 
 def test_videos_with_a_bad_file_and_dry_run(video_dir, tmp_path, capsys):
