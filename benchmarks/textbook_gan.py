@@ -45,44 +45,29 @@ from provgan.video_grid import grid_frames, to_uint8, viewing_upscale
 
 
 class TextbookGenerator(nn.Module):
-    """z -> (N, 3, T, H, W) in [-1, 1]: dense to (4w, T/4, H/4, W/4), two stride-2 up-convolutions."""
+    """z -> (N, 3, T, H, W) in [-1, 1]: dense to (4w, T/4, H/4, W/4), two stride-2 up-convolutions
+    with BatchNorm and ReLU, a 3x3(x3) convolution and tanh. With T = 1 (a still-frame store) the same
+    network in 2D, the image DCGAN, whose output gets its one-frame axis back."""
 
     def __init__(self, shape: tuple[int, int, int], latent_dim: int = 64, width: int = 64):
         super().__init__()
         t, h, w = shape
-        if t % 4 or h % 4 or w % 4:
-            raise ValueError(f"the textbook generator needs T, H, W divisible by 4, got {shape}")
-        self.start = (4 * width, t // 4, h // 4, w // 4)
+        self.still = t == 1
+        if (t % 4 and not self.still) or h % 4 or w % 4:
+            raise ValueError(f"the textbook generator needs T (or T = 1), H, W divisible by 4, got {shape}")
+        self.start = (4 * width, h // 4, w // 4) if self.still else (4 * width, t // 4, h // 4, w // 4)
+        norm, up, conv = ((nn.BatchNorm2d, nn.ConvTranspose2d, nn.Conv2d) if self.still
+                          else (nn.BatchNorm3d, nn.ConvTranspose3d, nn.Conv3d))
         self.dense = nn.Linear(latent_dim, math.prod(self.start))
         self.net = nn.Sequential(
-            nn.BatchNorm3d(4 * width), nn.ReLU(),
-            nn.ConvTranspose3d(4 * width, 2 * width, 4, 2, 1), nn.BatchNorm3d(2 * width), nn.ReLU(),
-            nn.ConvTranspose3d(2 * width, width, 4, 2, 1), nn.BatchNorm3d(width), nn.ReLU(),
-            nn.Conv3d(width, 3, 3, 1, 1), nn.Tanh())
+            norm(4 * width), nn.ReLU(),
+            up(4 * width, 2 * width, 4, 2, 1), norm(2 * width), nn.ReLU(),
+            up(2 * width, width, 4, 2, 1), norm(width), nn.ReLU(),
+            conv(width, 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.dense(z).view(-1, *self.start))
-
-
-class TextbookGenerator2d(nn.Module):
-    """z -> (N, 3, 1, H, W): the image DCGAN (dense -> two stride-2 transposed convolutions with
-    BatchNorm and ReLU -> 3x3 conv -> tanh), for still-frame stores (T = 1)."""
-
-    def __init__(self, shape: tuple[int, int, int], latent_dim: int = 64, width: int = 64):
-        super().__init__()
-        _, h, w = shape
-        if h % 4 or w % 4:
-            raise ValueError(f"the textbook generator needs H, W divisible by 4, got {shape}")
-        self.start = (4 * width, h // 4, w // 4)
-        self.dense = nn.Linear(latent_dim, math.prod(self.start))
-        self.net = nn.Sequential(
-            nn.BatchNorm2d(4 * width), nn.ReLU(),
-            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 3, 3, 1, 1), nn.Tanh())
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.dense(z).view(-1, *self.start)).unsqueeze(2)
+        x = self.net(self.dense(z).view(-1, *self.start))
+        return x.unsqueeze(2) if self.still else x
 
 
 class TextbookCritic2d(nn.Module):
@@ -143,10 +128,8 @@ def main() -> None:
     clips = torch.from_numpy(np.array(store.level(shape))).permute(0, 4, 1, 2, 3).contiguous()  # uint8 N C T H W
     classifier, _ = load_classifier(args.classifier)
     sizes, factor = label_factor(store.label_names, args.factor)
-    if shape[0] == 1:  # a still-frame store (benchmarks/still_frames.py): the image DCGAN
-        g, d = TextbookGenerator2d(shape, width=args.width), TextbookCritic2d(shape, width=args.width)
-    else:
-        g, d = TextbookGenerator(shape, width=args.width), TextbookCritic(shape, width=args.width)
+    critic = TextbookCritic2d if shape[0] == 1 else TextbookCritic  # T = 1: the image critic
+    g, d = TextbookGenerator(shape, width=args.width), critic(shape, width=args.width)
     opt_g = torch.optim.Adam(g.parameters(), args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), args.lr, betas=(0.5, 0.999))
     z_fixed = torch.randn(args.num, 64, generator=torch.Generator().manual_seed(args.seed + 1))

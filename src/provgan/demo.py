@@ -36,15 +36,21 @@ DEMO_DATA = {"max_digits": 1, "colour": "white", "digit_scale": 1.5}
 
 
 def demo_data_flags() -> list[str]:
-    return ["--max-digits", str(DEMO_DATA["max_digits"]), "--colour", str(DEMO_DATA["colour"]),
-            "--digit-scale", str(DEMO_DATA["digit_scale"])]
+    """DEMO_DATA as `provgan prepare` options (--max-digits 1 --colour white --digit-scale 1.5)."""
+    return [arg for key, value in DEMO_DATA.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
 
 
 def check_demo_data(data: Path) -> None:
-    """A store left in the demo folder by an older demo (other data options) is refused in one line."""
+    """A store left in the demo folder by an older demo (other data options) is refused in one line.
+
+    A manifest written before an option existed lacks it: the store was made with its default."""
+    import inspect
+
+    from provgan.data.prepare import prepare_builtin
+
+    defaults = inspect.signature(prepare_builtin).parameters
     source = json.loads((data / "manifest.json").read_text()).get("source", {})
-    defaults = {"max_digits": 2, "colour": "hue", "digit_scale": 1.0}
-    found = {k: source.get(k, defaults[k]) for k in DEMO_DATA}
+    found = {k: source.get(k, defaults[k].default) for k in DEMO_DATA}
     if found != DEMO_DATA:
         sys.exit(f"error: {data} was prepared with {found}, the demo now uses {DEMO_DATA}: "
                  f"delete {data.parent.parent} (or give --out NEW) and run the demo again")

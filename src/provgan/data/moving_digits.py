@@ -169,7 +169,7 @@ def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, 
         track = _trajectory(rng, MOTIONS[motion], slot, count, size, shape, speed_scale)
         alphas.append(_alpha(sprite, track, size, sprites.digit_px, height, width))
         hue = _hsv_colour(rng)
-        colours.append(WHITE.copy() if colour == "white" else hue)
+        colours.append(WHITE if colour == "white" else hue)
     return _composite(alphas, np.stack(colours))
 
 

@@ -77,7 +77,9 @@ class FirstGeneratorBlock(nn.Module):
         self.mod = StyleModulation(latent_dim, channels) if style else None
 
     def forward(self, z: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.dense(pixel_norm(z)).reshape(z.shape[0], self.channels, *self.shape)
+        """``w``: pn(z) when the caller has it already (the Generator computes it once per forward)."""
+        w = pixel_norm(z) if w is None else w
+        x = self.dense(w).reshape(z.shape[0], self.channels, *self.shape)
         x = pixel_norm(leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1, 1)))
         return pixel_norm(leaky_relu(self.conv(_modulate(self.mod, x, w))))
 
@@ -121,8 +123,6 @@ class Generator(nn.Module):
             raise ValueError("a conditional generator needs model.num_classes >= 1 (resolved from the store)")
         self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
         dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
-        self.latent_broadcast = cfg.latent_broadcast
-        self.style_modulation = cfg.style_modulation
         style_dim = dense_in if cfg.style_modulation else 0
         blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0], cfg.style_modulation)]
         for level in range(1, len(self.plan)):
@@ -153,8 +153,7 @@ class Generator(nn.Module):
             z = self.condition(z, labels)  # [pn(z), pn(embed(y))]; the dense layer's pixel norm keeps it
         elif labels is not None:
             raise ValueError("this generator is unconditional: it takes no class labels")
-        # pn(z) once, for every block that reads it
-        w = pixel_norm(z) if self.latent_broadcast or self.style_modulation else None
+        w = pixel_norm(z)  # once: the first block's dense layer and every block that reads the latent
         h = self.blocks[0](z, w)
         for block in self.blocks[1:level]:
             h = block(h, w)
