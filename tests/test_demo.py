@@ -27,9 +27,10 @@ def test_demo_pipeline_runs_end_to_end(tmp_path):
     # a second run continues (nothing left to train) and reuses the prepared data
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "prepare" not in again.stdout.split("$ provgan train")[0]
-    # the demo's data: one larger white digit per clip, recorded in the store's manifest
+    # the demo's data: one larger white digit per clip, slower bounce and spin, recorded in the manifest
     source = json.loads((out / "data" / "moving-digits" / "manifest.json").read_text())["source"]
-    assert (source["max_digits"], source["colour"], source["digit_scale"]) == (1, "white", 1.5)
+    assert (source["max_digits"], source["colour"], source["digit_scale"], source["motion_speed"]) == (
+        1, "white", 1.5, 0.3)
 
 
 def test_a_demo_folder_with_data_of_other_options_is_one_clear_line(tmp_path):

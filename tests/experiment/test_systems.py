@@ -32,9 +32,10 @@ def test_a_baseline_without_its_preset_is_one_line():
 
 
 def test_fit_budget_scales_every_phase_so_the_top_level_ends_at_full_strength():
-    cfg = load_config("digits-32")  # 35 kimg, ends as 16x32x32 finishes fading in
+    cfg = load_config("digits-32")  # ends as 16x32x32 finishes fading in
+    assert cfg.schedule.total_kimg != 14.0
     fitted = fit_budget(cfg, 14.0)
-    f = 14.0 / 35.0
+    f = 14.0 / cfg.schedule.total_kimg
     assert fitted.schedule.total_kimg == 14.0
     assert fitted.schedule.stable == {k: v * f for k, v in cfg.schedule.stable.items()}
     assert fitted.schedule.fade == {k: v * f for k, v in cfg.schedule.fade.items()}
