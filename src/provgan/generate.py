@@ -45,7 +45,8 @@ def _describe(tg, level: int) -> str:
 @click.option("--num", default=None, type=int, help="Clips to make [default: 16, or ROWSxCOLS with --grid].")
 @click.option("--seed", default=0, help="Clip i uses latent seed SEED+i.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="mp4",
-              help="mp4/gif video, a folder of PNG frames, or npz (uint8 clip + seed, level, alpha, kimg).")
+              help="mp4/gif video, a folder of PNG frames, npz (uint8 clip + seed, level, alpha, kimg), "
+                   "or strip: one PNG of the first, middle and last frames.")
 @click.option("--grid", default=None, help="ROWSxCOLS: one grid video instead of one file per clip.")
 @click.option("--level", default=None, type=int, help="Level to sample at (<= the checkpoint's) [default: its level].")
 @click.option("--fps", default=8.0, help="Frames per second of videos.")
@@ -69,6 +70,7 @@ def generate_cmd(checkpoint: Path, out: Path, num: int | None, seed: int, fmt: s
     Examples:
       provgan generate runs/digits --num 64 --seed 0 --out samples/
       provgan generate runs/digits --grid 4x8 --out samples/ --format gif
+      provgan generate runs/digits-cond --grid 10x4 --out samples/ --format strip  # first/middle/last
       provgan generate runs/digits/ckpt-000048.pt --num 2048 --format npz --level 2 --out clips/
       provgan generate runs/digits-cond --class 3 --grid 4x4 --out samples/   # conditional: only threes
     """

@@ -27,7 +27,7 @@ from provgan.registry import TrainedGenerator
 from provgan.video_grid import grid_frames, to_uint8, viewing_upscale
 
 log = logging.getLogger(__name__)
-FORMATS = ("mp4", "gif", "frames", "npz")
+FORMATS = ("mp4", "gif", "frames", "npz", "strip")
 Progress = Callable[[int], None]
 
 
@@ -120,12 +120,18 @@ def enlarge(frames: np.ndarray, upscale: int) -> np.ndarray:
 
 
 def write_array(frames: np.ndarray, stem: Path, fmt: str, fps: float, meta: dict) -> Path:
-    """Write one (T, H, W, 3) uint8 clip (or grid) as ``stem.mp4|.gif``, ``stem/`` of PNGs or ``stem.npz``.
+    """Write one (T, H, W, 3) uint8 clip (or grid) as ``stem.mp4|.gif``, ``stem/`` of PNGs, ``stem.npz``
+    or ``stem.png``, a still of its first, middle and last frames side by side (``strip``: the png the
+    training's sample grids write, for a page that cannot play video).
 
     Every format is written under a temporary name and renamed, so no half-written output is left.
     """
     if fmt in ("mp4", "gif"):
         return write_video(stem.with_suffix(f".{fmt}"), frames, fps=fps)
+    if fmt == "strip":
+        from provgan.train.samples import frame_strip, write_png
+
+        return write_png(stem.with_suffix(".png"), frame_strip(frames))
     if fmt == "npz":
         path, tmp = stem.with_suffix(".npz"), stem.with_name(f".{stem.name}.partial.npz")
         np.savez_compressed(tmp, clip=frames, **{k: np.asarray(v) for k, v in meta.items()})

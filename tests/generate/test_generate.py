@@ -248,3 +248,19 @@ def test_every_network_of_a_checkpoint_loads_for_diagnostics(trained, sampler):
         for key, value in module.state_dict().items():
             assert torch.equal(value, saved[name][key]), (name, key)
     assert (loaded.level, loaded.alpha, loaded.kimg) == (sampler.level, sampler.alpha, sampler.kimg)
+
+
+def test_strip_is_the_grids_first_middle_and_last_frames_side_by_side(sampler, tmp_path):
+    import cv2
+
+    opts = dict(num=4, seed=1, grid=(2, 2), upscale=2)
+    (npz,) = generate(sampler, GenerateOptions(fmt="npz", **opts), tmp_path / "npz")
+    (png,) = generate(sampler, GenerateOptions(fmt="strip", **opts), tmp_path / "strip")
+    with np.load(npz) as d:
+        grid = d["clip"]
+    strip = cv2.imread(str(png))[..., ::-1]
+    t, h, w = grid.shape[:3]
+    assert png.suffix == ".png" and strip.shape == (h, 3 * w + 8, 3)
+    for i, frame in enumerate((0, t // 2, t - 1)):
+        assert np.array_equal(strip[:, i * (w + 4): i * (w + 4) + w], grid[frame])
+    assert (strip[:, w: w + 4] == 255).all()  # a white gap between the frames
