@@ -39,7 +39,7 @@ DEMO_DATA = {"max_digits": 1, "colour": "white", "digit_scale": 1.5, "motion_spe
 
 
 def demo_data_flags() -> list[str]:
-    """DEMO_DATA as `provgan prepare` options (--max-digits 1 --colour white --digit-scale 1.5)."""
+    """DEMO_DATA as `provgan prepare` options, in its order (``--max-digits 1 --colour white ...``)."""
     return [arg for key, value in DEMO_DATA.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
 
 
