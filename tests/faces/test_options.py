@@ -16,7 +16,8 @@ from provgan.faces.options import FacesOptions
     ("detect_width", 10, "--detect-width"), ("identity_min_matches", -2, "--identity-matches"),
     ("detector", "yolo", "--detector"), ("identity", "arcface", "--identity"), ("max_gap", 31, "--max-gap"),
     ("max_gap", -1, "--max-gap"), ("identity_max_distance", 0.0, "--identity-distance"),
-    ("max_face", 0.1, "min_face < max_face"),
+    ("max_face", 0.1, "min_face < max_face"), ("haar_profile", 0.05, "--haar-profile"),
+    ("haar_profile", 1.5, "--haar-profile"),
 ])
 def test_bad_values_name_the_option(field, value, words):
     with pytest.raises(ProvganError, match=words) as exc:

@@ -93,6 +93,10 @@ def format_summary(summary) -> str:
               help="Std of the Gaussian smoothing of the alignment along a track, in frames (0: off).")
 @click.option("--detector", type=click.Choice(DETECTORS), default="haar", show_default=True,
               help="Face detector: OpenCV's Haar cascade (the thesis), dlib's HOG or dlib's CNN (MMOD).")
+@click.option("--haar-profile", type=float, default=0.4, show_default=True,
+              help="Haar only: where the frontal cascade finds no face, OpenCV's profile cascade looks for "
+                   "faces at least this fraction of the shorter frame side (a close-up cut by the frame "
+                   "edge; 0: off).")
 @click.option("--max-gap", type=int, default=2, show_default=True,
               help="Missed detections bridged inside a track (box and landmarks interpolated) before the "
                    "--min-frames rule.")
@@ -114,8 +118,9 @@ def format_summary(summary) -> str:
               help="Also prepare OUT/store from the clips for this config preset's level plan.")
 @click.option("--dry-run", is_flag=True, help="List what would be done and stop.")
 def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float, workers: int, shots: str,
-          smooth: float, detector: str, max_gap: int, follow: int, follow_psr: float, identity: str,
-          identity_matches: int, identity_distance: float, detect_width: int, preset: str | None, dry_run: bool) -> None:
+          smooth: float, detector: str, haar_profile: float, max_gap: int, follow: int, follow_psr: float,
+          identity: str, identity_matches: int, identity_distance: float, detect_width: int, preset: str | None,
+          dry_run: bool) -> None:
     """Cut aligned face clips out of the videos in SRC into OUT (thesis §7.1, TrailerFaces).
 
     Shots are split where SIFT matches between consecutive frames drop; faces are found with OpenCV's
@@ -139,7 +144,8 @@ def faces(src: Path, out: Path, min_frames: int | None, size: int, margin: float
     options = FacesOptions(min_frames=_min_frames(min_frames, preset), size=size, margin=margin,
                            shots=shots, workers=workers, smooth_sigma=smooth,
                            identity_min_matches=identity_matches, detect_width=detect_width,
-                           detector=detector, max_gap=max_gap, follow=follow, follow_psr=follow_psr,
+                           detector=detector, haar_profile=haar_profile, max_gap=max_gap, follow=follow,
+                           follow_psr=follow_psr,
                            identity=identity,
                            identity_max_distance=identity_distance).check()
     if dry_run:

@@ -195,22 +195,24 @@ def score(manifest: dict, shots: list[Shot]) -> dict[str, float]:
 
 
 def evaluate(out: Path, detector: str, identity: str = FacesOptions.identity, shots_dir: Path | None = None,
-             follow: int = FacesOptions.follow, workers: int = 1) -> dict:
+             follow: int = FacesOptions.follow, workers: int = 1,
+             haar_profile: float = FacesOptions.haar_profile) -> dict:
     """Build the set (once), run ``faces`` on it with ``detector``; the scores and frames/s."""
     from provgan.faces.build import build_faces
 
     shots_dir = shots_dir or out / "shots"
     labels = build_labelled_set(shots_dir)
-    run = out / f"faces-{detector}-{identity}-follow{follow}-workers{workers}"
+    run = out / f"faces-{detector}-{identity}-follow{follow}-profile{haar_profile:g}-workers{workers}"
     if run.exists():
         shutil.rmtree(run)  # a timed run, never a resumed one
     options = FacesOptions(min_frames=31, detector=detector, identity=identity, follow=follow,
-                           workers=workers).check()
+                           workers=workers, haar_profile=haar_profile).check()
     started = time.perf_counter()
     summary = build_faces(shots_dir, run, options)
     seconds = time.perf_counter() - started
     result = score(json.loads((run / "manifest.json").read_text()), labels)
     return result | {"detector": detector, "identity": identity, "follow": follow, "workers": workers,
+                     "haar_profile": haar_profile,
                      "frames": summary.frames, "frames_per_s": summary.frames / seconds}
 
 
@@ -221,9 +223,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--identity", default=FacesOptions.identity, choices=("sift", "embedding"))
     parser.add_argument("--follow", type=int, default=FacesOptions.follow)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--haar-profile", type=float, default=FacesOptions.haar_profile,
+                        help="the profile cascade's smallest face for --detector haar (0: off)")
     args = parser.parse_args(argv)
-    r = evaluate(args.out, args.detector, args.identity, follow=args.follow, workers=args.workers)
-    print(f"{r['detector']:5s} {r['identity']:9s} follow {r['follow']:2d}  recall {r['recall']:.0%} "
+    r = evaluate(args.out, args.detector, args.identity, follow=args.follow, workers=args.workers,
+                 haar_profile=args.haar_profile)
+    profile = f" profile {r['haar_profile']:g}" if r["detector"] == "haar" else ""
+    print(f"{r['detector']:5s} {r['identity']:9s} follow {r['follow']:2d}{profile}  recall {r['recall']:.0%} "
           f"({r['found']}/{r['face_shots']}) precision {r['precision']:.0%} ({r['clips']} clips, "
           f"{r['off_face']} off the face) {r['frames_per_s']:.1f} frames/s ({r['frames']} frames, "
           f"{r['workers']} worker{'s' if r['workers'] > 1 else ''})")

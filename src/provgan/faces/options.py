@@ -45,6 +45,9 @@ class FacesOptions:
     follow_psr: float = 8.0  # the correlation tracker's least peak-to-sidelobe ratio to go on
     haar_neighbors: int = 5
     haar_scale: float = 1.1
+    # Haar's last pass: the profile cascade for close-ups cut by the frame edge, faces at least this
+    # fraction of the shorter frame side (0: off; provgan.faces.detect)
+    haar_profile: float = 0.4
     # alignment: Gaussian smoothing of the similarity transform along a track, in frames
     smooth_sigma: float = 2.0
     # identity check of a track: "embedding" (first, middle and last faces) or "sift" (the thesis)
@@ -86,6 +89,9 @@ class FacesOptions:
             raise ProvganError(f"face sizes need 0 < min_face < max_face, not {self.min_face}, {self.max_face}")
         if not 0.0 <= self.detect_pad <= 1.0:
             raise ProvganError(f"detect_pad must be between 0 and 1, not {self.detect_pad}")
+        if not (self.haar_profile == 0.0 or self.min_face <= self.haar_profile < self.max_face):
+            raise ProvganError(f"--haar-profile must be 0 (off) or a face size between min_face and max_face "
+                               f"({self.min_face}, {self.max_face}), not {self.haar_profile}")
         if not 0.0 < self.identity_max_distance < 2.0:
             raise ProvganError(f"--identity-distance must be in (0, 2), not {self.identity_max_distance}")
         if self.identity_min_matches < 0:
@@ -97,6 +103,7 @@ class FacesOptions:
         """The options that change the clips written; a re-run into the same folder must match them."""
         keys = ("min_frames", "size", "margin", "shots", "shot_match_fraction", "sift_width",
                 "scenedetect_threshold", "detector", "detect_width", "min_face", "max_face", "detect_pad",
-                "max_gap", "follow", "follow_psr", "haar_neighbors", "haar_scale", "smooth_sigma", "identity",
+                "max_gap", "follow", "follow_psr", "haar_neighbors", "haar_scale", "haar_profile", "smooth_sigma",
+                "identity",
                 "identity_min_matches", "identity_max_distance", "identity_size")
         return {k: getattr(self, k) for k in keys}

@@ -63,15 +63,35 @@ def find_tracks(boxes: Sequence[np.ndarray], shots: Sequence[tuple[int, int]], m
     return tracks
 
 
+def part_of_face(face: Sequence[int], box: Sequence[int], max_ratio: float = 1.5) -> bool:
+    """Whether ``box`` lies inside the previous frame's ``face`` at under 1/``max_ratio`` of its side.
+
+    Why: on a close-up cut by the frame edge, the frontal cascade's boxes are a cheek or an eye of
+    the face found one frame earlier (:mod:`provgan.faces.labelled`'s edge close-up, frames 30-31).
+    Such a box does not "jump" (its centre stays within the face), so without this test it would
+    continue the track as a face a third of the size, and the identity check on it would drop the
+    whole track. A face cannot shrink 1.5x in one frame; a new face inside another is not a face.
+    """
+    fx, fy, fw, fh = (float(v) for v in face)
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    inside = fx <= cx <= fx + fw and fy <= cy <= fy + fh
+    return bool(inside and np.sqrt(box[2] * box[3]) * max_ratio < np.sqrt(fw * fh))
+
+
 def continuing_box(boxes: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
     """Of several boxes, the one face that continues the previous frame's single face, if only one does.
 
     Why: a detector's false positive (Haar's giant box over an edge-padded frame, a second small box on
     a shirt) would end a track at "exactly one face". A box continues when it does not jump
     (:func:`box_jumps`) and keeps its size within a factor 1.5; if exactly one box does, the others are
-    dropped; otherwise (two faces, or none that continues) the frame keeps all its boxes.
+    dropped; otherwise (two faces, or none that continues) the frame keeps all its boxes. First, boxes
+    that are a part of the previous face (:func:`part_of_face`) are dropped, even a frame's only box:
+    the frame is then a miss, which following (:mod:`provgan.faces.follow`) or bridging can fill.
     """
-    if previous is None or len(boxes) < 2:
+    if previous is None or not len(boxes):
+        return boxes
+    boxes = np.asarray([b for b in boxes if not part_of_face(previous, b)], dtype=np.int64).reshape(-1, 4)
+    if len(boxes) < 2:
         return boxes
     side = np.sqrt(previous[2] * previous[3])
     keep = [b for b in boxes if not box_jumps(previous, b) and 1 / 1.5 < np.sqrt(b[2] * b[3]) / side < 1.5]
