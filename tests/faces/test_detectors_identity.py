@@ -130,3 +130,19 @@ def test_the_profile_pass_finds_a_face_cut_by_a_third(carphone_frames):
     mirrored = detector(np.ascontiguousarray(frame[:, ::-1]))
     assert len(mirrored) == 1 and iou(mirrored[0], (256 - truth[0] - truth[2], *truth[1:])) > 0.4
     assert len(detector(np.full((256, 256, 3), 90, np.uint8))) == 0
+
+
+def test_a_frame_shrunk_once_gives_the_same_boxes(carphone_frames):
+    """analyze_video shrinks each frame once for every pass and the follower; a shrink made for another
+    detection width is not used."""
+    import cv2
+
+    from provgan.faces.detect import shrink_frame
+
+    frame = cv2.resize(carphone_frames[0], (704, 576))  # wider than detect_width: shrunk to 400
+    detector = HaarFaceDetector(Geometry())
+    shrunk = shrink_frame(frame, 400)
+    assert shrunk[0].shape[1] == 400 and shrunk[1] == 400 / 704
+    assert detector(frame, shrunk).tolist() == detector(frame).tolist() != []
+    wrong = shrink_frame(frame, 200)  # another width: the detector makes its own
+    assert detector(frame, wrong).tolist() == detector(frame).tolist()

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from provgan.data.video_io import iter_frames
-from provgan.faces.detect import Geometry, make_detector
+from provgan.faces.detect import Geometry, make_detector, shrink_frame
 from provgan.faces.follow import FaceFollower, Followed
 from provgan.faces.landmarks import LandmarkPredictor
 from provgan.faces.options import FacesOptions
@@ -78,7 +78,8 @@ def analyze_video(path: Path, options: FacesOptions, models: Models,
             result.matches.append(matches)
             result.keypoints.append(keypoints)
         previous = result.boxes[-1][0] if result.boxes and len(result.boxes[-1]) == 1 else None
-        boxes = follower.step(index, frame, continuing_box(models.detector(frame), previous))
+        shrunk = shrink_frame(frame, options.detect_width)  # once, for every detection pass and the follower
+        boxes = follower.step(index, frame, continuing_box(models.detector(frame, shrunk), previous), shrunk)
         result.boxes.append(boxes)
         if len(boxes) == 1:
             result.landmarks[index] = models.predictor(frame, boxes[0]).astype(np.float32)

@@ -42,6 +42,22 @@ SEARCH_WINDOW = 24  # a pass for large faces only shrinks the frame until its sm
 MMOD_FILE = "mmod_human_face_detector.dat"
 
 
+Shrunk = tuple[np.ndarray, float]  # (frame shrunk to the detection width, shrink factor): shrink_frame
+
+
+def shrink_frame(frame: np.ndarray, detect_width: int) -> tuple[np.ndarray, float]:
+    """The frame shrunk (INTER_AREA) so its longer side is at most ``detect_width``, and the factor.
+
+    Why a function of its own: every detection pass and the follower work at this scale, and on a
+    1280x720 frame the resize alone costs about as much as a tenth of a Haar pass; it is done once
+    per frame (:func:`provgan.faces.analyze.analyze_video`) and handed to each of them.
+    """
+    shrink = min(1.0, detect_width / max(frame.shape[:2]))
+    if shrink < 1.0:
+        frame = cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(frame), shrink
+
+
 def cascade_path(name: str = CASCADE_FILE) -> Path:
     """Where a cascade shipped with OpenCV lies (the frontal-face one by default)."""
     return Path(cv2.data.haarcascades) / name
@@ -56,14 +72,19 @@ class Geometry:
     max_face: float = 1.2  # largest face side (a face cut by the frame edge can exceed the frame)
     pad: float = 0.25  # border added on every side, fraction of the shorter side
 
-    def prepare(self, frame: np.ndarray, padded: bool = True, black: bool = False) -> tuple[np.ndarray, float, int]:
+    def shrunk(self, frame: np.ndarray, given: Shrunk | None = None) -> Shrunk:
+        """``given`` (the caller's :func:`shrink_frame` of ``frame``) if it is at this width, else a new one."""
+        if given is not None and given[1] == min(1.0, self.detect_width / max(frame.shape[:2])):
+            return given
+        return shrink_frame(frame, self.detect_width)
+
+    def prepare(self, frame: np.ndarray, padded: bool = True, black: bool = False,
+                shrunk: Shrunk | None = None) -> tuple[np.ndarray, float, int]:
         """(shrunk and, if ``padded``, bordered RGB frame, shrink factor, pad in shrunk pixels).
 
         The border replicates the frame's edge, or is black with ``black``.
         """
-        shrink = min(1.0, self.detect_width / max(frame.shape[:2]))
-        if shrink < 1.0:
-            frame = cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        frame, shrink = self.shrunk(frame, shrunk)
         pad = int(round(self.pad * min(frame.shape[:2]))) if padded else 0
         if pad:
             kind = cv2.BORDER_CONSTANT if black else cv2.BORDER_REPLICATE
@@ -103,16 +124,20 @@ class HaarFaceDetector:
         self.geometry, self.neighbors, self.scale = geometry, neighbors, scale
         self.profile_min_face = profile_min_face
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """Boxes (k, 4) int64, largest first (the padded frame only when the plain one holds no face)."""
-        boxes = _plain_then_padded(self._detect, self.geometry, frame)
+    def __call__(self, frame: np.ndarray, shrunk: Shrunk | None = None) -> np.ndarray:
+        """Boxes (k, 4) int64, largest first (the padded frame only when the plain one holds no face).
+
+        ``shrunk``: the frame's :func:`shrink_frame`, when the caller has it already.
+        """
+        shrunk = self.geometry.shrunk(frame, shrunk)
+        boxes = _plain_then_padded(self._detect, self.geometry, frame, shrunk)
         if len(boxes) or self._profile is None:
             return boxes
-        return self._detect_profile(frame)
+        return self._detect_profile(frame, shrunk)
 
-    def _detect_profile(self, frame: np.ndarray) -> np.ndarray:
+    def _detect_profile(self, frame: np.ndarray, shrunk: Shrunk | None = None) -> np.ndarray:
         """Large half faces: the profile cascade on the black-bordered frame and on its mirror image."""
-        padded, shrink, pad = self.geometry.prepare(frame, self.geometry.pad > 0, black=True)
+        padded, shrink, pad = self.geometry.prepare(frame, self.geometry.pad > 0, black=True, shrunk=shrunk)
         grey = cv2.equalizeHist(cv2.cvtColor(padded, cv2.COLOR_RGB2GRAY))
         small, large = self.geometry.sizes(padded, pad, self.profile_min_face)
         found = [_search(self._profile, grey, small, large, self.scale, self.neighbors, SEARCH_WINDOW, mirror)
@@ -120,9 +145,9 @@ class HaarFaceDetector:
         boxes = self.geometry.finish(np.concatenate(found), shrink, pad, frame.shape, (small, large))
         return _drop_overlapping(boxes)
 
-    def _detect(self, frame: np.ndarray, padded: bool) -> np.ndarray:
+    def _detect(self, frame: np.ndarray, padded: bool, shrunk: Shrunk | None = None) -> np.ndarray:
         """One pass; the grey image is histogram-equalised as in OpenCV's sample."""
-        padded, shrink, pad = self.geometry.prepare(frame, padded)
+        padded, shrink, pad = self.geometry.prepare(frame, padded, shrunk=shrunk)
         grey = cv2.equalizeHist(cv2.cvtColor(padded, cv2.COLOR_RGB2GRAY))
         small, large = self.geometry.sizes(padded, pad)
         boxes = _search(self._cascade, grey, small, large, self.scale, self.neighbors)
@@ -178,11 +203,11 @@ class DlibFaceDetector:
         else:
             raise ProvganError(f"--detector must be one of {', '.join(DETECTORS)}, not {kind!r}")
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        return _plain_then_padded(self._pass, self.geometry, frame)
+    def __call__(self, frame: np.ndarray, shrunk: Shrunk | None = None) -> np.ndarray:
+        return _plain_then_padded(self._pass, self.geometry, frame, self.geometry.shrunk(frame, shrunk))
 
-    def _pass(self, frame: np.ndarray, padded: bool) -> np.ndarray:
-        padded, shrink, pad = self.geometry.prepare(frame, padded)
+    def _pass(self, frame: np.ndarray, padded: bool, shrunk: Shrunk | None = None) -> np.ndarray:
+        padded, shrink, pad = self.geometry.prepare(frame, padded, shrunk=shrunk)
         small, large = self.geometry.sizes(padded, pad)
         zoom = min(self.MAX_ZOOM[self.kind], max(1.0, self.WINDOW[self.kind] / small))
         image = padded if zoom == 1.0 else cv2.resize(padded, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
@@ -215,16 +240,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(w * h) / float(a[2] * a[3] + b[2] * b[3] - w * h)
 
 
-def _plain_then_padded(detect, geometry: Geometry, frame: np.ndarray) -> np.ndarray:
+def _plain_then_padded(detect, geometry: Geometry, frame: np.ndarray, shrunk: Shrunk | None = None) -> np.ndarray:
     """Detect on the frame as it is and, only if that finds nothing, on the edge-padded frame.
 
     The pad costs (1 + 2 pad)^2 = 2.25x the pixels; most frames of a face shot hold a face that the
     plain pass finds, so only the misses (an edge close-up, a face-less frame) pay for it.
     """
-    boxes = detect(frame, False)
+    boxes = detect(frame, False, shrunk)
     if len(boxes) or geometry.pad == 0:
         return boxes
-    return detect(frame, True)
+    return detect(frame, True, shrunk)
 
 
 def mmod_path() -> Path:

@@ -62,19 +62,20 @@ class FaceFollower:
         self._dlib = dlib
         self.max_frames, self.min_psr, self.detect_width = max_frames, min_psr, detect_width
         self.followed = Followed()
-        self._last: tuple[int, np.ndarray, np.ndarray] | None = None  # index, frame, box: the last face
+        # the last face: index, frame, box, and the frame at detection scale when known
+        self._last: tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, float] | None] | None = None
         self._tracker = None  # forward tracker, started lazily at the first miss after a face
         self._forward_count = 0
         self._misses: list[tuple[int, np.ndarray]] = []  # unfilled misses right before this frame
         self._backward: list[tuple[int, np.ndarray, np.ndarray, float]] = []  # index, shrunk frame, box, scale
 
-    def _shrink(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        import cv2
+    def _shrink(self, frame: np.ndarray, given: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float]:
+        """The frame at detection scale: ``given`` (the caller's ``shrink_frame``) when it has one."""
+        from provgan.faces.detect import shrink_frame
 
-        scale = min(1.0, self.detect_width / max(frame.shape[:2]))
-        if scale < 1.0:
-            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(frame), scale
+        if given is not None and given[1] == min(1.0, self.detect_width / max(frame.shape[:2])):
+            return given
+        return shrink_frame(frame, self.detect_width)
 
     def _rect(self, box: np.ndarray):
         x, y, w, h = (float(v) for v in box)
@@ -95,17 +96,21 @@ class FaceFollower:
             return None
         return np.rint(box).astype(np.int64)
 
-    def step(self, index: int, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """This frame's boxes, a followed one in place of a miss when the follow holds."""
+    def step(self, index: int, frame: np.ndarray, boxes: np.ndarray,
+             shrunk: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+        """This frame's boxes, a followed one in place of a miss when the follow holds.
+
+        ``shrunk``: the frame at detection scale (``shrink_frame``), when the caller has it already.
+        """
         if self.max_frames == 0:
             return boxes
         if len(boxes) == 1 and not self._misses:  # the common case: a face, nothing to fill behind it
-            self._tracker, self._forward_count, self._last = None, 0, (index, frame, boxes[0])
+            self._tracker, self._forward_count, self._last = None, 0, (index, frame, boxes[0], shrunk)
             return boxes
-        small, scale = self._shrink(frame)
+        small, scale = self._shrink(frame, shrunk)
         if len(boxes) == 0 and self._last is not None and self._forward_count < self.max_frames:
             if self._tracker is None:  # the first miss after a face: start from that face, shrunk
-                last_small, last_scale = self._shrink(self._last[1])
+                last_small, last_scale = self._shrink(self._last[1], self._last[3])
                 self._tracker = self._start(last_small, self._last[2] * last_scale)
             psr = self._tracker.update(small)
             box = self._box(self._tracker, scale, frame.shape) if psr >= self.min_psr else None
@@ -123,7 +128,7 @@ class FaceFollower:
             self._last, self._misses = None, []
             return boxes
         self._follow_backward(index, small, boxes[0] * scale, scale, frame.shape)
-        self._last = (index, frame, boxes[0])
+        self._last = (index, frame, boxes[0], (small, scale))
         return boxes
 
     def _follow_backward(self, index: int, small: np.ndarray, box_small: np.ndarray, scale: float, shape) -> None:
