@@ -21,8 +21,8 @@ face in 28 of the 32 frames. It runs only on frames where both frontal passes fo
 large faces (``profile_min_face`` of the shorter side: a close-up, not a profile in a wide shot), on
 a black border (a replicated edge continues the cut face into a smear the profile cascade does not
 take for a face) and on the frame and its mirror (the cascade knows one orientation). The profile
-pass shrinks the frame until its smallest face is ``SEARCH_WINDOW`` px, which keeps its cost to about
-half of the plain frontal pass on a face-less frame (``benchmarks/faces.py``).
+pass shrinks the frame until its smallest face is ``SEARCH_WINDOW`` px (10-18 ms on a face-less frame
+of bikes or bigbuckbunny on a 2-core EPYC, against 15-30 ms for the plain frontal pass).
 """
 
 from __future__ import annotations
