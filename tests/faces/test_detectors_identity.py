@@ -123,7 +123,7 @@ def test_the_profile_pass_finds_a_face_cut_by_a_third(carphone_frames):
     frame = _square(carphone_frames[36:37], *edge)[0]
     truth = _square_boxes(_true_boxes(carphone_frames[:60])[36:37], *edge)[0]
     assert truth[0] < -0.3 * truth[2]  # over 30 % of the face lies left of the frame
-    assert len(HaarFaceDetector(Geometry(), profile_min_face=None)(frame)) == 0
+    assert len(HaarFaceDetector(Geometry(), profile_min_face=0.0)(frame)) == 0
     detector = HaarFaceDetector(Geometry())
     found = detector(frame)
     assert len(found) == 1 and iou(found[0], truth) > 0.4, (found, truth)

@@ -7,9 +7,9 @@ import pytest
 
 from provgan.data.video_io import read_video, write_video
 from provgan.faces.analyze import Models, analyze_video
-from provgan.faces.detect import Geometry, HaarFaceDetector
+from provgan.faces.detect import Geometry, HaarFaceDetector, box_iou
 from provgan.faces.follow import FaceFollower, Followed, keep_followed_at_cuts, trim_followed_ends
-from provgan.faces.labelled import _iou, _square, _square_boxes, _true_boxes
+from provgan.faces.labelled import _square, _square_boxes, _true_boxes
 from provgan.faces.options import FacesOptions
 from provgan.faces.tracks import find_tracks
 
@@ -38,7 +38,7 @@ def test_a_followed_face_stays_on_the_true_face(blocky_shot, tmp_path, models):
     assert [len(b) for b in on.boxes] == [1] * 32 and sorted(on.landmarks) == list(range(32))
     assert set(on.followed.source) == set(range(32)) - set(detected)
     assert find_tracks(on.boxes, [(0, 32)], 31)
-    followed = [_iou(on.boxes[i][0].astype(float), truth[i]) for i in sorted(on.followed.source)]
+    followed = [box_iou(on.boxes[i][0].astype(float), truth[i]) for i in sorted(on.followed.source)]
     assert min(followed) > 0.4 and np.median(followed) > 0.5, followed
     short = analyze_video(path, FacesOptions(follow=3), models)  # at most 3 frames on each side of a face
     assert len(short.followed.source) < len(on.followed.source)
@@ -52,7 +52,7 @@ def test_a_false_detection_is_not_followed_into_a_whole_track(carphone_frames, t
     edge = (FACE[0] + 14, FACE[1], FACE[2] / 0.75)
     path = write_video(tmp_path / "edge.mp4", _square(carphone_frames[26:58], *edge), fps=25)
     options = FacesOptions()
-    frontal = Models(HaarFaceDetector(Geometry(), profile_min_face=None), models.predictor, models.embedder)
+    frontal = Models(HaarFaceDetector(Geometry(), profile_min_face=0.0), models.predictor, models.embedder)
     analysis = analyze_video(path, options, frontal)
     assert 0 < sum(len(b) for b in analysis.boxes) - len(analysis.followed.source) < 4
     assert not find_tracks(analysis.boxes, [(0, 32)], options.min_frames)
@@ -60,7 +60,7 @@ def test_a_false_detection_is_not_followed_into_a_whole_track(carphone_frames, t
     tracks = find_tracks(analysis.boxes, [(0, 32)], options.min_frames)
     truth = _square_boxes(_true_boxes(carphone_frames[:60])[26:58], *edge)
     assert len(tracks) == 1 and tracks[0].length >= 31
-    ious = [_iou(analysis.boxes[i][0].astype(float), truth[i]) for i in range(tracks[0].start, tracks[0].stop)]
+    ious = [box_iou(analysis.boxes[i][0].astype(float), truth[i]) for i in range(tracks[0].start, tracks[0].stop)]
     assert min(ious) > 0.3 and np.mean(np.array(ious) >= 0.4) >= 0.9, ious
 
 

@@ -52,7 +52,7 @@ class Models:
     def load(cls, options: FacesOptions) -> "Models":
         geometry = Geometry(options.detect_width, options.min_face, options.max_face, options.detect_pad)
         detector = make_detector(options.detector, geometry, options.haar_neighbors, options.haar_scale,
-                                 options.haar_profile or None)
+                                 options.haar_profile)
         embedder = None
         if options.identity == "embedding":
             from provgan.faces.identity import FaceEmbedder

@@ -17,12 +17,12 @@ Why Haar also tries OpenCV's profile cascade, last: a close-up whose face is cut
 by the frame's side edge shows the frontal cascade half a face, which neither border finds (the
 labelled set's edge close-up, :mod:`provgan.faces.labelled`: the frontal passes find only a cheek,
 in 2 of 32 frames). Half a frontal face is what the profile cascade was trained on, so it finds that
-face in 28 of the 32 frames. It runs only on frames where both frontal passes found nothing, only for
+face (``tests/faces/test_detectors_identity.py``, ``tests/faces/test_labelled.py``). It runs only on frames where both frontal passes found nothing, only for
 large faces (``profile_min_face`` of the shorter side: a close-up, not a profile in a wide shot), on
 a black border (a replicated edge continues the cut face into a smear the profile cascade does not
 take for a face) and on the frame and its mirror (the cascade knows one orientation). The profile
-pass shrinks the frame until its smallest face is ``SEARCH_WINDOW`` px (10-18 ms on a face-less frame
-of bikes or bigbuckbunny on a 2-core EPYC, against 15-30 ms for the plain frontal pass).
+pass shrinks the frame until its smallest face is ``SEARCH_WINDOW`` px, which drops the pyramid levels
+that could only hold smaller faces (its cost: ``benchmarks/faces.py --haar-profile 0`` against the default).
 """
 
 from __future__ import annotations
@@ -45,14 +45,17 @@ MMOD_FILE = "mmod_human_face_detector.dat"
 Shrunk = tuple[np.ndarray, float]  # (frame shrunk to the detection width, shrink factor): shrink_frame
 
 
-def shrink_frame(frame: np.ndarray, detect_width: int) -> tuple[np.ndarray, float]:
+def shrink_frame(frame: np.ndarray, detect_width: int, given: Shrunk | None = None) -> Shrunk:
     """The frame shrunk (INTER_AREA) so its longer side is at most ``detect_width``, and the factor.
 
     Why a function of its own: every detection pass and the follower work at this scale, and on a
     1280x720 frame the resize alone costs about as much as a tenth of a Haar pass; it is done once
-    per frame (:func:`provgan.faces.analyze.analyze_video`) and handed to each of them.
+    per frame (:func:`provgan.faces.analyze.analyze_video`) and handed to each of them as ``given``,
+    which is returned as it is when it was made for this width (else the frame is shrunk again).
     """
     shrink = min(1.0, detect_width / max(frame.shape[:2]))
+    if given is not None and given[1] == shrink:
+        return given
     if shrink < 1.0:
         frame = cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(frame), shrink
@@ -75,9 +78,7 @@ class Geometry:
 
     def shrunk(self, frame: np.ndarray, given: Shrunk | None = None) -> Shrunk:
         """``given`` (the caller's :func:`shrink_frame` of ``frame``) if it is at this width, else a new one."""
-        if given is not None and given[1] == min(1.0, self.detect_width / max(frame.shape[:2])):
-            return given
-        return shrink_frame(frame, self.detect_width)
+        return shrink_frame(frame, self.detect_width, given)
 
     def prepare(self, frame: np.ndarray, padded: bool = True, black: bool = False,
                 shrunk: Shrunk | None = None) -> tuple[np.ndarray, float, int]:
@@ -119,15 +120,14 @@ class HaarFaceDetector:
 
     Why the padded pass looks for faces of ``pad_min_face`` (0.3 of the shorter side) and up only:
     it is there for close-ups cut by the frame edge, a smaller face inside the frame was the plain
-    pass's to find, and the small windows are most of a pass's cost. On the labelled set it finds
-    exactly the boxes it found from 0.15 up (one false positive fewer), at 45-55 % of the cost on
-    face-less frames (``benchmarks/faces.py``), which pays for the profile pass.
+    pass's to find, and the small windows are most of a pass's cost; that saving pays for the
+    profile pass (README, "Face pipeline").
     """
 
     def __init__(self, geometry: Geometry = Geometry(), neighbors: int = 5, scale: float = 1.1,
-                 profile_min_face: float | None = 0.4):
+                 profile_min_face: float = 0.4):
         self._cascade = _load_cascade(CASCADE_FILE)
-        self._profile = _load_cascade(PROFILE_FILE) if profile_min_face is not None else None
+        self._profile = _load_cascade(PROFILE_FILE) if profile_min_face > 0 else None  # 0: off
         self.geometry, self.neighbors, self.scale = geometry, neighbors, scale
         self.profile_min_face = profile_min_face
 
@@ -236,15 +236,16 @@ def _drop_overlapping(boxes: np.ndarray, max_iou: float = 0.3) -> np.ndarray:
     """Boxes (largest first) without those overlapping a larger one: one face seen by both orientations."""
     kept: list[np.ndarray] = []
     for box in boxes:
-        if all(_iou(box, other) <= max_iou for other in kept):
+        if all(box_iou(box, other) <= max_iou for other in kept):
             kept.append(box)
     return np.asarray(kept, dtype=np.int64).reshape(-1, 4)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return float(w * h) / float(a[2] * a[3] + b[2] * b[3] - w * h)
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return float(w * h / (a[2] * a[3] + b[2] * b[3] - w * h))
 
 
 def _plain_then_padded(detect, geometry: Geometry, frame: np.ndarray, shrunk: Shrunk | None = None) -> np.ndarray:
@@ -267,7 +268,7 @@ def mmod_path() -> Path:
 
 
 def make_detector(kind: str, geometry: Geometry, neighbors: int = 5, scale: float = 1.1,
-                  profile_min_face: float | None = 0.4):
+                  profile_min_face: float = 0.4):
     """The ``--detector`` chosen: ``haar`` (default, the thesis), ``hog`` or ``cnn``."""
     if kind == "haar":
         return HaarFaceDetector(geometry, neighbors, scale, profile_min_face)

@@ -73,9 +73,7 @@ class FaceFollower:
         """The frame at detection scale: ``given`` (the caller's ``shrink_frame``) when it has one."""
         from provgan.faces.detect import shrink_frame
 
-        if given is not None and given[1] == min(1.0, self.detect_width / max(frame.shape[:2])):
-            return given
-        return shrink_frame(frame, self.detect_width)
+        return shrink_frame(frame, self.detect_width, given)
 
     def _rect(self, box: np.ndarray):
         x, y, w, h = (float(v) for v in box)

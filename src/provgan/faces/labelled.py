@@ -29,6 +29,7 @@ import numpy as np
 
 from provgan.data.video_io import read_video, write_video
 from provgan.errors import ProvganError
+from provgan.faces.detect import box_iou
 from provgan.faces.options import FacesOptions
 
 LENGTH = 32  # frames per shot: one more than the thesis' 31
@@ -157,12 +158,6 @@ def build_labelled_set(folder: Path) -> list[Shot]:
     return [Shot(name, boxes) for name, (_, boxes) in shots.items()]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return float(w * h / (a[2] * a[3] + b[2] * b[3] - w * h))
-
-
 def clip_on_face(clip: dict, shot: Shot, min_iou: float = MIN_IOU) -> bool:
     """Whether a clip's face boxes lie on the shot's true face: IoU >= ``min_iou`` in 90 % of its frames.
 
@@ -174,7 +169,7 @@ def clip_on_face(clip: dict, shot: Shot, min_iou: float = MIN_IOU) -> bool:
     if shot.truth is None:
         return False
     start = clip["frames"][0]
-    ious = [_iou(np.asarray(box, np.float64), shot.truth[start + i]) for i, box in enumerate(clip["boxes"])]
+    ious = [box_iou(np.asarray(box, np.float64), shot.truth[start + i]) for i, box in enumerate(clip["boxes"])]
     return float(np.mean(np.array(ious) >= min_iou)) >= 0.9
 
 
