@@ -50,6 +50,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                 ["loss.shuffled_fakes=0.25"]),
     "style": ("G's convolutions and toRGB modulated per clip by an affine map of pn(z) (StyleGAN2)",
               ["model.style_modulation=true"]),
+    "fbase": ("G's first block draws one content map for all frames plus a code per frame",
+              ["model.factorized_base=true"]),
+    "rot": ("the critic also predicts the quarter turns of rotated real clips (SS-GAN's task, weight 1)",
+            ["loss.rotation_weight=1"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

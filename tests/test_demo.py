@@ -43,3 +43,27 @@ def test_a_demo_folder_with_data_of_other_options_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "prepared with" in lines[0] and "delete" in lines[0], result.stderr
+
+
+def test_a_demo_folder_with_data_of_another_plan_is_one_clear_line(tmp_path):
+    from provgan.data.prepare import prepare_builtin
+    from provgan.demo import DEMO_DATA
+
+    out = tmp_path / "old-demo"
+    # the demo's data options, but the levels of another plan (a demo folder from before digits-demo)
+    prepare_builtin("moving-digits", out / "data" / "moving-digits", "tiny", num_clips=4, **DEMO_DATA)
+    result = subprocess.run([sys.executable, "-m", "provgan.demo", "--out", str(out), "--config", "digits-demo"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "holds the levels" in lines[0] and "digits-demo" in lines[0], result.stderr
+
+
+def test_the_demo_preset_is_the_thesis_level_3_at_8x32x32():
+    from provgan.config import load_config
+
+    demo, before = load_config("digits-demo"), load_config("digits-32")
+    assert [list(s) for s in demo.model.plan] == [[4, 4, 4], [8, 8, 8], [8, 16, 16], [8, 32, 32]]
+    # only the top level's duration and its stable phase differ from the 16x32x32 plan
+    assert demo.model.plan[:3] == before.model.plan[:3] and demo.model.g_channels == before.model.g_channels
+    assert demo.schedule.total_kimg == before.schedule.total_kimg + demo.schedule.stable[32]

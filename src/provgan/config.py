@@ -77,6 +77,12 @@ class ModelConfig:
     # to every frame multiplicatively, where the plain progressive G must rebuild it from the first
     # block's 4 time slices at each position
     style_modulation: bool = False
+    # G: the first block's dense layer draws a content map that is the same in every frame plus one
+    # vector per frame that is the same at every pixel (``content(y, x) + time(t)``), instead of
+    # T0*H0*W0 unrelated features. What a clip shows is then one map for all its frames, and only the
+    # per-frame vectors, which carry no spatial layout, can change it through time (issue 14: the
+    # demo's generator turns one digit into another as its clip plays)
+    factorized_base: bool = False
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:
@@ -101,6 +107,12 @@ class LossConfig:
     # temporal negatives: this share of the critic's fake batch (clip views only) is real clips with their
     # frames shuffled, so the critic must tell the order of frames apart (0 = off; README, issue 14)
     shuffled_fakes: float = 0.0
+    # self-supervision of the progressive critic (Chen et al. 2019, "Self-Supervised GANs via Auxiliary
+    # Rotation Loss"): D also predicts by how many quarter turns every frame of a real clip was rotated,
+    # from E(x) through a 4-way linear head, with this weight on the cross-entropy (0 = off). Issue 14:
+    # the critic learns the digits' shapes slowly; a conditional critic, which is told the digit, learns
+    # them 2x faster. Square frames only (a quarter turn swaps H and W)
+    rotation_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +314,13 @@ def validate(cfg: Config) -> Config:
 
     m = cfg.model
     validate_plan(m.plan)
+    if cfg.loss.rotation_weight < 0:
+        raise ConfigError(f"loss.rotation_weight must be >= 0 (0: off), got {cfg.loss.rotation_weight}")
+    if cfg.loss.rotation_weight > 0 and m.arch != "progressive":
+        raise ConfigError(f"loss.rotation_weight is for model.arch progressive, not the {m.arch} baseline")
+    if cfg.loss.rotation_weight > 0 and any(h != w for _, h, w in m.plan):
+        raise ConfigError("loss.rotation_weight needs square frames at every level of model.plan "
+                          "(a quarter turn swaps height and width)")
     if m.arch not in ARCH_NAMES:
         raise ConfigError(f"model.arch '{m.arch}' is not one of {', '.join(ARCH_NAMES)}{_closest(m.arch, ARCH_NAMES)}")
     if not m.width > 0:

@@ -1,13 +1,13 @@
 """``make demo``: the main job end to end on the embedded dataset, nothing downloaded.
 
 1. ``provgan prepare --builtin moving-digits`` renders real handwriting (scikit-learn's bundled digits)
-   into moving clips and stores them per level of the ``digits-32`` plan: one digit per clip, 1.5x
+   into moving clips and stores them per level of the ``digits-demo`` plan: one digit per clip, 1.5x
    the default size, white on a dark background, bouncing and spinning at 0.3x the default speed
    (:data:`DEMO_DATA`; README, "Not time, not this code: the data" and "The demo");
 2. ``provgan classifier train`` fits the offline video classifier on those clips at the top level, so
    the run can be judged by the number a reader checks first: how many generated clips show a
    recognisable digit, and how many different digits they show;
-3. ``provgan train --config digits-32 --loss swgan`` grows G and D from 4x4x4 to 16x32x32, scoring
+3. ``provgan train --config digits-demo --loss swgan`` grows G and D from 4x4x4 to 8x32x32, scoring
    G_ema with that classifier and the video SWD every ``run.metrics_kimg`` (the report's curves);
 4. the sample grid of every level is written as mp4 and gif; ``provgan interpolate`` makes the
    Appendix B interpolation grid, ``provgan evaluate`` the (weight-free) video SWD against real clips,
@@ -43,20 +43,27 @@ def demo_data_flags() -> list[str]:
     return [arg for key, value in DEMO_DATA.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
 
 
-def check_demo_data(data: Path) -> None:
-    """A store left in the demo folder by an older demo (other data options) is refused in one line.
+def check_demo_data(data: Path, config: str) -> None:
+    """A store left in the demo folder by an older demo (other data options, or another plan) is
+    refused in one line.
 
     A manifest written before an option existed lacks it: the store was made with its default."""
     import inspect
 
+    from provgan.config import load_config
     from provgan.data.prepare import prepare_builtin
 
     defaults = inspect.signature(prepare_builtin).parameters
-    source = json.loads((data / "manifest.json").read_text()).get("source", {})
+    manifest = json.loads((data / "manifest.json").read_text())
+    source = manifest.get("source", {})
     found = {k: source.get(k, defaults[k].default) for k in DEMO_DATA}
+    again = f"delete {data.parent.parent} (or give --out NEW) and run the demo again"
     if found != DEMO_DATA:
-        sys.exit(f"error: {data} was prepared with {found}, the demo now uses {DEMO_DATA}: "
-                 f"delete {data.parent.parent} (or give --out NEW) and run the demo again")
+        sys.exit(f"error: {data} was prepared with {found}, the demo now uses {DEMO_DATA}: {again}")
+    plan = [list(s) for s in load_config(config).model.plan]
+    if manifest.get("plan") != plan:
+        sys.exit(f"error: {data} holds the levels {manifest.get('plan')}, the demo's --config {config} "
+                 f"trains {plan}: {again}")
 
 
 def run(args: list[str]) -> None:
@@ -94,7 +101,7 @@ def summary_line(row: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="demo", help="folder for the data, the run and the report")
-    ap.add_argument("--config", default="digits-32")
+    ap.add_argument("--config", default="digits-demo")
     ap.add_argument("--kimg", type=float, default=None, help="override the preset's total kimg")
     ap.add_argument("--classifier-epochs", type=int, default=6,
                     help="epochs of the offline classifier the run is scored with")
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     if not (data / "manifest.json").is_file():
         run(["prepare", "--builtin", "moving-digits", str(data), "--plan", args.config, *demo_data_flags()])
-    check_demo_data(data)
+    check_demo_data(data, args.config)
     if not classifier.is_file():
         run(["classifier", "train", "--data", str(data), "--out", str(classifier),
              "--epochs", str(args.classifier_epochs)])

@@ -241,6 +241,28 @@ def hinge_d(critic: Critic, reals: Tensor, fakes: Tensor, cfg: LossConfig,
     return _with_r1(total, dict(real=real.mean(dim=1), fake=fake.mean(dim=1)), critic, reals, cfg, reg_weight)
 
 
+def rotate_frames(clips: Tensor, quarter_turns: Tensor) -> Tensor:
+    """(N, C, T, H, W) square clips with every frame of clip i turned ``quarter_turns[i]`` times by 90
+    degrees (counter-clockwise in (H, W), as ``torch.rot90``)."""
+    turns = quarter_turns.to(clips.device).view(-1, 1, 1, 1, 1)
+    out = clips
+    for k in range(1, 4):
+        out = torch.where(turns == k, torch.rot90(clips, k, dims=(3, 4)), out)
+    return out
+
+
+def rotation_task_loss(features: Callable[[Tensor], Tensor], head: Callable[[Tensor], Tensor], reals: Tensor,
+                       quarter_turns: Tensor) -> Tensor:
+    """Per-sample cross-entropy of predicting ``quarter_turns`` from ``head(features(rotated reals))``.
+
+    The auxiliary task of Chen et al. 2019 (SS-GAN), D's half: telling a 6 from a 9, or an upright 7
+    from one on its side, needs the shape features an unconditional critic otherwise learns only from
+    G's mistakes. Computed on real clips only, so the adversarial game itself is unchanged.
+    """
+    logits = head(features(rotate_frames(reals, quarter_turns))).float()
+    return F.cross_entropy(logits, quarter_turns.to(logits.device), reduction="none")
+
+
 @dataclass(frozen=True)
 class LossPair:
     d: Callable[..., LossOut]  # (critic, reals, fakes, cfg, shard=SINGLE, reg_weight=1.0)

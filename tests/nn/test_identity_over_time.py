@@ -107,3 +107,33 @@ def test_critic_with_temporal_std_sees_a_clip_turn_into_another():
     assert (statistic(spliced) > statistic(still)).all()
     d.features(spliced).sum().backward()
     assert d.epilogue.conv.weight.grad[:, -1].abs().sum() > 0
+
+
+def test_factorized_base_is_one_content_map_plus_a_code_per_frame():
+    cfg = dataclasses.replace(load_config("tiny").model, factorized_base=True)
+    torch.manual_seed(0)
+    g = Generator(cfg)
+    first = g.blocks[0]
+    c, (t0, h0, w0) = cfg.g_channels[0], cfg.plan[0]
+    assert first.dense.weight.shape == (c * (h0 * w0 + t0), cfg.latent_dim)
+    w = pixel_norm(torch.randn(3, cfg.latent_dim))
+    base = first.base(w)
+    assert base.shape == (3, c, t0, h0, w0)
+    # written out: the first H0*W0*C units are the content map, the last T0*C the per-frame codes
+    y = torch.nn.functional.linear(w, first.dense.weight * first.dense.weight_gain)
+    content, time = y[:, : c * h0 * w0].reshape(3, c, h0, w0), y[:, c * h0 * w0:].reshape(3, c, t0)
+    for t in range(t0):
+        assert torch.allclose(base[:, :, t], content + time[:, :, t, None, None], atol=1e-6)
+    # so two frames differ by a vector that is the same at every pixel
+    step = base[:, :, 1:] - base[:, :, :-1]
+    assert torch.allclose(step, step[..., :1, :1].expand_as(step), atol=1e-5)
+    z = torch.randn(2, cfg.latent_dim)
+    assert_grows_continuously(g, cfg, z)
+
+
+def test_factorized_base_off_keeps_the_dense_layout():
+    cfg = load_config("tiny").model
+    assert not cfg.factorized_base
+    g = Generator(cfg)
+    c, plan0 = cfg.g_channels[0], cfg.plan[0]
+    assert g.blocks[0].dense.weight.shape[0] == c * plan0[0] * plan0[1] * plan0[2]

@@ -65,7 +65,8 @@ def info_table(cfg: Config) -> str:
         return baseline_table(cfg)
     with torch.device("meta"):
         g = Generator(cfg.model)
-        d = Discriminator(cfg.model, score_head=cfg.loss.name not in ("swgan", "swgan-eq53"))
+        d = Discriminator(cfg.model, score_head=cfg.loss.name not in ("swgan", "swgan-eq53"),
+                          rotation_head=cfg.loss.rotation_weight > 0)
         top = g.num_levels - 1
         z = torch.empty(2, cfg.model.latent_dim)
         g_rows = layer_rows(g, lambda: g(z, top))

@@ -7,6 +7,9 @@ optional linear dense 128 -> 1 (gain 1) gives the scalar critic for WGAN-GP, NS 
 
 While level L fades in: ``x = fade(fromRGB_{L-1}(pool(v)), block_L(fromRGB_L(v)), alpha)`` (§4.1).
 
+With ``loss.rotation_weight`` a 4-way linear head on E(x) predicts how many quarter turns a clip's
+frames were rotated by (the self-supervised task of Chen et al. 2019, on real clips).
+
 A class-conditional critic (``model.conditional``) adds the projection term ``<embed(y), E(x)>``
 (Miyato & Koyama 2018) to whichever head scores E(x): the scalar dense or the SWGAN sliced head.
 """
@@ -23,6 +26,8 @@ from provgan.levels import fade, growth_factor
 from provgan.nn.conditioning import ProjectionTerm
 from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, MinibatchStdDev, TemporalStdDev, assert_shape,
                                channel_vector, downsample, leaky_relu)
+
+QUARTER_TURNS = 4
 
 
 class FromRGB(nn.Module):
@@ -69,7 +74,7 @@ class DiscriminatorEpilogue(nn.Module):
 class Discriminator(nn.Module):
     """D.features(x, level, alpha) -> E(x) of shape (N, feature_dim); D(x, ...) -> scalar critic (N,)."""
 
-    def __init__(self, cfg: ModelConfig, score_head: bool = True):
+    def __init__(self, cfg: ModelConfig, score_head: bool = True, rotation_head: bool = False):
         super().__init__()
         self.plan: tuple[Shape, ...] = tuple(tuple(s) for s in cfg.plan)  # type: ignore[misc]
         self.image_channels = cfg.image_channels
@@ -83,6 +88,8 @@ class Discriminator(nn.Module):
         self.epilogue = DiscriminatorEpilogue(ch[0], self.plan[0], cfg.feature_dim, cfg.mbstd_group,
                                               cfg.temporal_std)
         self.score = EqualizedLinear(cfg.feature_dim, 1, gain=1.0) if score_head else None
+        # loss.rotation_weight: E(x) -> logits of 0, 1, 2 or 3 quarter turns (Chen et al. 2019)
+        self.rotation = EqualizedLinear(cfg.feature_dim, QUARTER_TURNS, gain=1.0) if rotation_head else None
         if cfg.conditional and cfg.num_classes < 1:
             raise ValueError("a conditional discriminator needs model.num_classes >= 1 (resolved from the store)")
         self.projection = ProjectionTerm(cfg.num_classes, cfg.feature_dim) if cfg.conditional else None

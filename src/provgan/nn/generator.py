@@ -66,20 +66,37 @@ class FirstGeneratorBlock(nn.Module):
     The dense layer's bias is one value per channel, added after the reshape to (C, T, H, W), as in
     PGGAN and the reference code (their dense layer has no bias of its own and the per-channel bias
     follows), not one per output unit: Table A.1's count is then 3,702,091 for the thesis-256 plan.
+
+    With ``factorized`` (model.factorized_base) the dense layer draws ``C*(H0*W0 + T0)`` values, a
+    content map ``(C, 1, H0, W0)`` and a per-frame code ``(C, T0, 1, 1)``, summed by broadcasting:
+    every frame starts from the same spatial layout, and what differs between frames is a vector
+    with no layout of its own.
     """
 
-    def __init__(self, latent_dim: int, channels: int, shape: Shape, style: bool = False):
+    def __init__(self, latent_dim: int, channels: int, shape: Shape, style: bool = False,
+                 factorized: bool = False):
         super().__init__()
-        self.channels, self.shape = channels, shape
-        self.dense = BiaslessEqualizedLinear(latent_dim, channels * math.prod(shape), gain=math.sqrt(2) / 4)
+        self.channels, self.shape, self.factorized = channels, shape, factorized
+        t0, h0, w0 = shape
+        units = channels * (h0 * w0 + t0) if factorized else channels * math.prod(shape)
+        self.dense = BiaslessEqualizedLinear(latent_dim, units, gain=math.sqrt(2) / 4)
         self.bias = nn.Parameter(torch.zeros(channels))
         self.conv = EqualizedConv3d(channels, channels)
         self.mod = StyleModulation(latent_dim, channels) if style else None
 
+    def base(self, w: torch.Tensor) -> torch.Tensor:
+        """The dense layer's output as (N, C, T0, H0, W0), before the bias and the nonlinearity."""
+        n, c, (t0, h0, w0) = w.shape[0], self.channels, self.shape
+        y = self.dense(w)
+        if not self.factorized:
+            return y.reshape(n, c, t0, h0, w0)
+        content, time = y.split([c * h0 * w0, c * t0], dim=1)
+        return content.reshape(n, c, 1, h0, w0) + time.reshape(n, c, t0, 1, 1)
+
     def forward(self, z: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         """``w``: pn(z) when the caller has it already (the Generator computes it once per forward)."""
         w = pixel_norm(z) if w is None else w
-        x = self.dense(w).reshape(z.shape[0], self.channels, *self.shape)
+        x = self.base(w)
         x = pixel_norm(leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1, 1)))
         return pixel_norm(leaky_relu(self.conv(_modulate(self.mod, x, w))))
 
@@ -124,7 +141,8 @@ class Generator(nn.Module):
         self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
         dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
         style_dim = dense_in if cfg.style_modulation else 0
-        blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0], cfg.style_modulation)]
+        blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0], cfg.style_modulation,
+                                                      cfg.factorized_base)]
         for level in range(1, len(self.plan)):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level),
                                          dense_in if cfg.latent_broadcast else 0, style_dim))

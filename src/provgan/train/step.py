@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
-from provgan.losses import get_loss
+from provgan.losses import get_loss, rotation_task_loss
 from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
@@ -138,7 +138,14 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
             fakes = with_shuffled_reals(fakes, real_view, cfg.loss.shuffled_fakes, shard)
         out = pair.d(models.critic(name, pos.level, pos.alpha, labels), real_view,
                      fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
-    out.loss.backward()
+        loss, terms = out.loss, dict(out.terms)
+        if cfg.loss.rotation_weight > 0 and getattr(part.module, "rotation", None) is not None:
+            turns = shard.take(torch.randint(4, (global_batch,)))  # drawn like the latents (resume, ranks)
+            d = part.module
+            rot = rotation_task_loss(lambda x: d.features(x, pos.level, pos.alpha), d.rotation, real_view, turns)
+            loss = loss + cfg.loss.rotation_weight * rot.mean()
+            terms["rotation"] = rot.detach().mean()
+    loss.backward()
     _all_reduce_grads(params, shard)
     opts.by_name[name].step()
     if head_opt is not None and head is not None:
@@ -147,7 +154,7 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         with torch.no_grad():
             part.constraint(part.module, d_step_index)
     prefix = f"Loss/{name}"  # Loss/D for the progressive critic, as the logs have always named it
-    return {f"{prefix}/{k}": v for k, v in out.terms.items()} | {f"{prefix}/total": out.loss.detach()}
+    return {f"{prefix}/{k}": v for k, v in terms.items()} | {f"{prefix}/total": loss.detach()}
 
 
 def d_step(models: GanModels, opts: GanOptimizers, reals: torch.Tensor, pos: Position, cfg: Config,
