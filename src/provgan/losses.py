@@ -255,9 +255,10 @@ def rotation_task_loss(features: Callable[[Tensor], Tensor], head: Callable[[Ten
                        quarter_turns: Tensor) -> Tensor:
     """Per-sample cross-entropy of predicting ``quarter_turns`` from ``head(features(rotated reals))``.
 
-    The auxiliary task of Chen et al. 2019 (SS-GAN), D's half: telling a 6 from a 9, or an upright 7
-    from one on its side, needs the shape features an unconditional critic otherwise learns only from
-    G's mistakes. Computed on real clips only, so the adversarial game itself is unchanged.
+    The auxiliary task of Chen et al. 2019 (SS-GAN), D's half: telling an upright 7 from one on its
+    side needs the shape features an unconditional critic otherwise learns only from G's mistakes.
+    Computed on real clips only, so the adversarial game itself is unchanged. On the demo's digits it
+    lowered the sure share (README, "An 8x32x32 top level"), so it is off by default.
     """
     logits = head(features(rotate_frames(reals, quarter_turns))).float()
     return F.cross_entropy(logits, quarter_turns.to(logits.device), reduction="none")
