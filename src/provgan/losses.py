@@ -246,7 +246,7 @@ def rotate_frames(clips: Tensor, quarter_turns: Tensor) -> Tensor:
     degrees (counter-clockwise in (H, W), as ``torch.rot90``)."""
     turns = quarter_turns.to(clips.device).view(-1, 1, 1, 1, 1)
     out = clips
-    for k in range(1, 4):
+    for k in range(1, 4):  # k = 0 is the clip as it is
         out = torch.where(turns == k, torch.rot90(clips, k, dims=(3, 4)), out)
     return out
 

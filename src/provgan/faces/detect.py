@@ -17,12 +17,13 @@ Why Haar also tries OpenCV's profile cascade, last: a close-up whose face is cut
 by the frame's side edge shows the frontal cascade half a face, which neither border finds (the
 labelled set's edge close-up, :mod:`provgan.faces.labelled`: the frontal passes find only a cheek,
 in 2 of 32 frames). Half a frontal face is what the profile cascade was trained on, so it finds that
-face (``tests/faces/test_detectors_identity.py``, ``tests/faces/test_labelled.py``). It runs only on frames where both frontal passes found nothing, only for
-large faces (``profile_min_face`` of the shorter side: a close-up, not a profile in a wide shot), on
-a black border (a replicated edge continues the cut face into a smear the profile cascade does not
-take for a face) and on the frame and its mirror (the cascade knows one orientation). The profile
-pass shrinks the frame until its smallest face is ``SEARCH_WINDOW`` px, which drops the pyramid levels
-that could only hold smaller faces (its cost: ``benchmarks/faces.py --haar-profile 0`` against the default).
+face (``tests/faces/test_detectors_identity.py``, ``tests/faces/test_labelled.py``). It runs only
+on frames where both frontal passes found nothing, only for large faces (``profile_min_face`` of the
+shorter side: a close-up, not a profile in a wide shot), on a black border (a replicated edge
+continues the cut face into a smear the profile cascade does not take for a face) and on the frame
+and its mirror (the cascade knows one orientation). The profile pass shrinks the frame until its
+smallest face is ``SEARCH_WINDOW`` px, which drops the pyramid levels that could only hold smaller
+faces (its cost: ``benchmarks/faces.py --haar-profile 0`` against the default).
 """
 
 from __future__ import annotations

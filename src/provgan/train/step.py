@@ -17,6 +17,7 @@ import torch.distributed as dist
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
 from provgan.losses import get_loss, rotation_task_loss
+from provgan.nn.discriminator import QUARTER_TURNS
 from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
@@ -136,13 +137,13 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         real_view = take_view(part.view, reals)
         if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
             fakes = with_shuffled_reals(fakes, real_view, cfg.loss.shuffled_fakes, shard)
-        out = pair.d(models.critic(name, pos.level, pos.alpha, labels), real_view,
-                     fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
+        critic = models.critic(name, pos.level, pos.alpha, labels)
+        out = pair.d(critic, real_view, fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
         loss, terms = out.loss, dict(out.terms)
-        if cfg.loss.rotation_weight > 0 and getattr(part.module, "rotation", None) is not None:
-            turns = shard.take(torch.randint(4, (global_batch,)))  # drawn like the latents (resume, ranks)
-            d = part.module
-            rot = rotation_task_loss(lambda x: d.features(x, pos.level, pos.alpha), d.rotation, real_view, turns)
+        rotation_head = getattr(part.module, "rotation", None)  # built only when loss.rotation_weight > 0
+        if rotation_head is not None:
+            turns = shard.take(torch.randint(QUARTER_TURNS, (global_batch,)))  # drawn like the latents
+            rot = rotation_task_loss(critic.features, rotation_head, real_view, turns)
             loss = loss + cfg.loss.rotation_weight * rot.mean()
             terms["rotation"] = rot.detach().mean()
     loss.backward()
