@@ -54,6 +54,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
               ["model.factorized_base=true"]),
     "rot": ("the critic also predicts the quarter turns of rotated real clips (SS-GAN's task, weight 1)",
             ["loss.rotation_weight=1"]),
+    "skips": ("StyleGAN2's skip G and input-skip D: every level's toRGB and fromRGB stay in use",
+              ["model.g_skips=true", "model.d_skips=true"]),
+    "gskip": ("StyleGAN2's skip G alone", ["model.g_skips=true"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

@@ -83,6 +83,22 @@ class ModelConfig:
     # per-frame vectors, which carry no spatial layout, can change it through time (issue 14: the
     # demo's generator turns one digit into another as its clip plays)
     factorized_base: bool = False
+    # G: StyleGAN2's skip generator (Karras et al. 2020, Fig. 7b) inside progressive growing. Every
+    # level's toRGB stays in use: level L draws up(rgb_{L-1}) + toRGB_L(h_L), so a new level adds
+    # detail to the clip the levels below it draw, where the plain progressive G (§4.1) drops the lower
+    # toRGB once the fade ends and redraws the whole clip through the new level's few channels. The fade
+    # scales the new term by alpha, so alpha = 0 is the previous level's output, as in §4.1
+    g_skips: bool = False
+    # D: the mirror (StyleGAN2's input-skip D): every level also reads the clip pooled to its own shape
+    # through its fromRGB, added to what the finer blocks pass down, so the lower levels' view of the
+    # clip survives the fade instead of being replaced by the new block's output
+    d_skips: bool = False
+    # G: an unsupervised categorical code (InfoGAN, Chen et al. 2016): c = argmax of the first
+    # ``latent_codes`` entries of z, uniform over them, read through a learned embedding joined to pn(z)
+    # as a class-conditional G reads its class. No label of the data is used; with loss.info_weight the
+    # critic learns to tell the code back from G's clips, so each code must draw something apart from
+    # the others, and a continuous latent no longer has to bridge every pair of digits with hybrids
+    latent_codes: int = 0
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:
@@ -113,6 +129,9 @@ class LossConfig:
     # the critic learns the digits' shapes slowly; a conditional critic, which is told the digit, learns
     # them 2x faster. Square frames only (a quarter turn swaps H and W)
     rotation_weight: float = 0.0
+    # InfoGAN's mutual-information term (Chen et al. 2016, eq. 5) for model.latent_codes: a K-way linear
+    # head Q on E(x) and lambda * cross-entropy(Q(E(G(z))), c) added to both the critic's and G's loss
+    info_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -321,6 +340,19 @@ def validate(cfg: Config) -> Config:
     if cfg.loss.rotation_weight > 0 and any(h != w for _, h, w in m.plan):
         raise ConfigError("loss.rotation_weight needs square frames at every level of model.plan "
                           "(a quarter turn swaps height and width)")
+    if m.latent_codes < 0 or m.latent_codes == 1 or m.latent_codes > m.latent_dim:
+        raise ConfigError(f"model.latent_codes must be 0 (off) or 2..model.latent_dim ({m.latent_dim}), "
+                          f"got {m.latent_codes}")
+    if m.latent_codes and (m.conditional or m.arch != "progressive"):
+        raise ConfigError("model.latent_codes is for an unconditional progressive model "
+                          "(model.conditional=false, model.arch=progressive)")
+    if cfg.loss.info_weight < 0:
+        raise ConfigError(f"loss.info_weight must be >= 0 (0: off), got {cfg.loss.info_weight}")
+    if cfg.loss.info_weight > 0 and not m.latent_codes:
+        raise ConfigError("loss.info_weight needs model.latent_codes > 0 (the code the critic tells back)")
+    if cfg.loss.info_weight > 0 and cfg.loss.shuffled_fakes > 0:
+        raise ConfigError("loss.info_weight and loss.shuffled_fakes exclude each other "
+                          "(a shuffled real clip has no code)")
     if m.arch not in ARCH_NAMES:
         raise ConfigError(f"model.arch '{m.arch}' is not one of {', '.join(ARCH_NAMES)}{_closest(m.arch, ARCH_NAMES)}")
     if not m.width > 0:

@@ -281,6 +281,13 @@ LOSSES: dict[str, LossPair] = {
 }
 
 
+def info_loss(logits: Tensor, codes: Tensor) -> Tensor:
+    """Per-sample cross-entropy of InfoGAN's Q (Chen et al. 2016, eq. 5 with a categorical code): the
+    lower bound on the mutual information I(c; G(z, c)) is H(c) minus its mean, so minimising it with
+    respect to Q and G maximises the bound. Q's logits come from the critic's E(x) of G's clips."""
+    return F.cross_entropy(logits.float(), codes.to(logits.device), reduction="none")
+
+
 def get_loss(name: str) -> LossPair:
     try:
         return LOSSES[name]

@@ -74,7 +74,8 @@ def build_parts(cfg: Config) -> ModelParts:
     if arch == "progressive":
         sliced = get_loss(cfg.loss.name).sliced
         g = Generator(cfg.model)
-        d = Discriminator(cfg.model, score_head=not sliced, rotation_head=cfg.loss.rotation_weight > 0)
+        d = Discriminator(cfg.model, score_head=not sliced, rotation_head=cfg.loss.rotation_weight > 0,
+                          info_codes=cfg.model.latent_codes if cfg.loss.info_weight > 0 else 0)
         head = SlicedHead(cfg.model.feature_dim) if sliced else None
         spec = _progressive_optimizer(cfg)
         return ModelParts(arch, g, {"D": CriticPart(d, "clip", None, spec)}, head, cfg.loss.name, spec,

@@ -43,6 +43,13 @@ class LatentConditioning(nn.Module):
         return torch.cat([pixel_norm(z), pixel_norm(self.embed[y.to(z.device)].to(z.dtype))], dim=1)
 
 
+def latent_code(z: torch.Tensor, num_codes: int) -> torch.Tensor:
+    """(N,) the categorical code of model.latent_codes: the index of the largest of z's first
+    ``num_codes`` entries. For z ~ N(0, I) it is uniform over them, so drawing z draws the code, and
+    every caller that samples G (training, sample grids, metrics, generate) gets codes for free."""
+    return z[:, :num_codes].argmax(dim=1)
+
+
 class ProjectionTerm(nn.Module):
     """``<embed(y), E(x)>`` per sample (Miyato & Koyama 2018, eq. 3), added to the critic's score.
 

@@ -6,9 +6,13 @@ the feature E(x) (``feature_dim``, 128) with LReLU. E(x) feeds the SWGAN sliced 
 optional linear dense 128 -> 1 (gain 1) gives the scalar critic for WGAN-GP, NS and hinge.
 
 While level L fades in: ``x = fade(fromRGB_{L-1}(pool(v)), block_L(fromRGB_L(v)), alpha)`` (§4.1).
+With ``model.d_skips`` every fromRGB stays: ``x = alpha * block_L(fromRGB_L(v)) + fromRGB_{L-1}(pool(v))``,
+and each lower level adds its fromRGB of the clip pooled to its shape the same way (StyleGAN2's
+input-skip D), so alpha = 0 is the previous level's D.
 
 With ``loss.rotation_weight`` a 4-way linear head on E(x) predicts how many quarter turns a clip's
-frames were rotated by (the self-supervised task of Chen et al. 2019, on real clips).
+frames were rotated by (the self-supervised task of Chen et al. 2019, on real clips). With
+``loss.info_weight`` a K-way linear head (InfoGAN's Q) predicts G's latent code from E(x) of its clips.
 
 A class-conditional critic (``model.conditional``) adds the projection term ``<embed(y), E(x)>``
 (Miyato & Koyama 2018) to whichever head scores E(x): the scalar dense or the SWGAN sliced head.
@@ -74,11 +78,13 @@ class DiscriminatorEpilogue(nn.Module):
 class Discriminator(nn.Module):
     """D.features(x, level, alpha) -> E(x) of shape (N, feature_dim); D(x, ...) -> scalar critic (N,)."""
 
-    def __init__(self, cfg: ModelConfig, score_head: bool = True, rotation_head: bool = False):
+    def __init__(self, cfg: ModelConfig, score_head: bool = True, rotation_head: bool = False,
+                 info_codes: int = 0):
         super().__init__()
         self.plan: tuple[Shape, ...] = tuple(tuple(s) for s in cfg.plan)  # type: ignore[misc]
         self.image_channels = cfg.image_channels
         self.feature_dim = cfg.feature_dim
+        self.skips = cfg.d_skips
         ch = cfg.discriminator_channels
         self.from_rgb = nn.ModuleList(FromRGB(cfg.image_channels, c) for c in ch)
         blocks: list[nn.Module] = [nn.Identity()]  # level 0 has no block: the epilogue follows fromRGB
@@ -90,6 +96,8 @@ class Discriminator(nn.Module):
         self.score = EqualizedLinear(cfg.feature_dim, 1, gain=1.0) if score_head else None
         # loss.rotation_weight: E(x) -> logits of 0, 1, 2 or 3 quarter turns (Chen et al. 2019)
         self.rotation = EqualizedLinear(cfg.feature_dim, QUARTER_TURNS, gain=1.0) if rotation_head else None
+        # loss.info_weight: InfoGAN's Q, E(x) -> logits of G's latent code (model.latent_codes)
+        self.info = EqualizedLinear(cfg.feature_dim, info_codes, gain=1.0) if info_codes else None
         if cfg.conditional and cfg.num_classes < 1:
             raise ValueError("a conditional discriminator needs model.num_classes >= 1 (resolved from the store)")
         self.projection = ProjectionTerm(cfg.num_classes, cfg.feature_dim) if cfg.conditional else None
@@ -114,6 +122,14 @@ class Discriminator(nn.Module):
         if self.pixel_mean is not None:
             x = x - self.pixel_mean.to(x.dtype)
         h = self.from_rgb[level](x)
+        if level > 0 and self.skips:  # model.d_skips: every level adds its own view of the pooled clip
+            h = self.blocks[level](h)
+            h = h if alpha >= 1.0 else alpha * h
+            for lv in range(level - 1, -1, -1):
+                x = downsample(x, self.blocks[lv + 1].factor)
+                h = h + self.from_rgb[lv](x)
+                h = self.blocks[lv](h) if lv > 0 else h
+            return self.epilogue(h)
         if level > 0:
             h = self.blocks[level](h)
             if alpha < 1.0:

@@ -4,10 +4,12 @@ Level 0: pixel-normalised latent -> dense to C0*T0*H0*W0 (gain sqrt(2)/4) -> LRe
 conv 3x3x3 -> LReLU -> PixelNorm. Each further level: nearest upsample by the level's (tT, 2, 2) ->
 two (conv -> LReLU -> PixelNorm), the first mapping C_{L-1} to C_L channels. Every level has its own
 linear 1x1x1 toRGB. The network runs at the shape of the level asked for; while a level fades in,
-its output is ``fade(up(toRGB_{L-1}(h)), toRGB_L(block_L(h)), alpha)`` (§4.1).
+its output is ``fade(up(toRGB_{L-1}(h)), toRGB_L(block_L(h)), alpha)`` (§4.1). With ``model.g_skips``
+every toRGB stays: level L draws ``up(rgb_{L-1}) + alpha * toRGB_L(block_L(h))`` (StyleGAN2's skip G).
 
 A class-conditional generator (``model.conditional``) reads ``[pn(z), pn(embed(y))]`` instead of z
 (:mod:`provgan.nn.conditioning`): the dense layer sees twice the latent width, nothing else changes.
+An unconditional G with ``model.latent_codes`` reads its own code c = argmax(z[:K]) the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch.nn import functional as F
 
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
-from provgan.nn.conditioning import LatentConditioning
+from provgan.nn.conditioning import LatentConditioning, latent_code
 from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, channel_vector, leaky_relu,
                                pixel_norm, upsample)
 
@@ -134,12 +136,17 @@ class Generator(nn.Module):
         self.plan: tuple[Shape, ...] = tuple(tuple(s) for s in cfg.plan)  # type: ignore[misc]
         self.latent_dim = cfg.latent_dim
         self.image_channels = cfg.image_channels
+        self.skips = cfg.g_skips
         ch = cfg.g_channels
         self.num_classes = cfg.num_classes if cfg.conditional else 0
         if cfg.conditional and cfg.num_classes < 1:
             raise ValueError("a conditional generator needs model.num_classes >= 1 (resolved from the store)")
         self.condition = LatentConditioning(cfg.num_classes, cfg.latent_dim) if self.num_classes else None
-        dense_in = cfg.latent_dim * (2 if self.condition is not None else 1)
+        # model.latent_codes: the code read from z, embedded as a class would be
+        self.num_codes = cfg.latent_codes
+        self.codes = LatentConditioning(cfg.latent_codes, cfg.latent_dim) if cfg.latent_codes else None
+        joined = self.condition is not None or self.codes is not None
+        dense_in = cfg.latent_dim * (2 if joined else 1)
         style_dim = dense_in if cfg.style_modulation else 0
         blocks: list[nn.Module] = [FirstGeneratorBlock(dense_in, ch[0], self.plan[0], cfg.style_modulation,
                                                       cfg.factorized_base)]
@@ -171,13 +178,21 @@ class Generator(nn.Module):
             z = self.condition(z, labels)  # [pn(z), pn(embed(y))]; the dense layer's pixel norm keeps it
         elif labels is not None:
             raise ValueError("this generator is unconditional: it takes no class labels")
+        elif self.codes is not None:
+            z = self.codes(z, latent_code(z, self.num_codes))  # [pn(z), pn(embed(c))], c from z
         w = pixel_norm(z)  # once: the first block's dense layer and every block that reads the latent
         h = self.blocks[0](z, w)
-        for block in self.blocks[1:level]:
-            h = block(h, w)
+        rgb = self._rgb(0, h, w) if self.skips else None  # model.g_skips: the clip drawn so far
+        for lv in range(1, level):
+            h = self.blocks[lv](h, w)
+            if rgb is not None:
+                rgb = upsample(rgb, self.blocks[lv].factor) + self._rgb(lv, h, w)
         if level == 0:
             return self._uncentre(self._rgb(0, h, w))
         new = self._rgb(level, self.blocks[level](h, w), w)
+        if rgb is not None:  # up(rgb_{L-1}) + alpha toRGB_L(h_L): the lower levels' clip plus new detail
+            old = upsample(rgb, self.blocks[level].factor)
+            return self._uncentre(old + new if alpha >= 1.0 else old + alpha * new)
         if alpha >= 1.0:
             return self._uncentre(new)
         old = upsample(self._rgb(level - 1, h, w), self.blocks[level].factor)
@@ -197,9 +212,12 @@ class Generator(nn.Module):
         for the thesis-256 plan it gives 3,702,091 (the dense bias is per channel).
         """
         level = self.num_levels - 1 if level is None else level
-        modules = list(self.blocks[: level + 1]) + [self.to_rgb[level]]
+        rgb_levels = range(level + 1) if self.skips else [level]  # a skip G draws with every toRGB
+        modules = list(self.blocks[: level + 1]) + [self.to_rgb[lv] for lv in rgb_levels]
         if self.rgb_mods is not None:
-            modules.append(self.rgb_mods[level])
+            modules += [self.rgb_mods[lv] for lv in rgb_levels]
         if self.condition is not None:
             modules.append(self.condition)
+        if self.codes is not None:
+            modules.append(self.codes)
         return sum(p.numel() for m in modules for p in m.parameters())

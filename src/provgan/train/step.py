@@ -11,12 +11,15 @@ to float rounding.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+
 import torch
 import torch.distributed as dist
 
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
-from provgan.losses import get_loss, rotation_task_loss
+from provgan.losses import Critic, get_loss, info_loss, rotation_task_loss
+from provgan.nn.conditioning import latent_code
 from provgan.nn.discriminator import QUARTER_TURNS
 from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
@@ -63,6 +66,26 @@ def with_shuffled_reals(fakes: torch.Tensor, reals: torch.Tensor, share: float, 
     order = shard.take(torch.rand(n, frames).argsort(dim=1))
     shuffled = shuffle_frames(reals, order).to(fakes.dtype)
     return torch.where(replace.view(-1, 1, 1, 1, 1), shuffled, fakes)
+
+
+def remembering(critic: Critic, clips: torch.Tensor) -> tuple[Critic, dict[str, torch.Tensor]]:
+    """``critic`` that also keeps E(clips) when a loss computes it (under ``["e"]``), so a second head
+    on the same features (InfoGAN's Q) costs no second pass through D."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        e = critic.features(x)
+        if x is clips:
+            seen["e"] = e
+        return e
+
+    return dataclasses.replace(critic, features=features), seen
+
+
+def _info_term(module: torch.nn.Module, seen: dict[str, torch.Tensor], z: torch.Tensor,
+               num_codes: int) -> torch.Tensor:
+    """Mean InfoGAN cross-entropy of Q(E(G(z))) against the codes of z (model.latent_codes)."""
+    return info_loss(module.info(seen["e"].float()), latent_code(z, num_codes)).mean()
 
 
 def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
@@ -138,8 +161,15 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
             fakes = with_shuffled_reals(fakes, real_view, cfg.loss.shuffled_fakes, shard)
         critic = models.critic(name, pos.level, pos.alpha, labels)
+        info_head = getattr(part.module, "info", None)  # built only when loss.info_weight > 0
+        if info_head is not None:
+            critic, seen = remembering(critic, fakes)
         out = pair.d(critic, real_view, fakes, cfg.loss, shard=shard, reg_weight=reg_weight(cfg, d_step_index))
         loss, terms = out.loss, dict(out.terms)
+        if info_head is not None:  # Q learns to tell G's code back from its clips
+            info = _info_term(part.module, seen, z, cfg.model.latent_codes)
+            loss = loss + cfg.loss.info_weight * info
+            terms["info"] = info.detach()
         rotation_head = getattr(part.module, "rotation", None)  # built only when loss.rotation_weight > 0
         if rotation_head is not None:
             turns = shard.take(torch.randint(QUARTER_TURNS, (global_batch,)))  # drawn like the latents
@@ -186,10 +216,18 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
                 z = draw_latents(batch, models.generator.latent_dim, shard, device)
                 labels = draw_labels(batch, cfg.model.num_classes, shard, device) if cfg.model.conditional else None
                 fakes, aux = _viewed_fakes(models, part.view, z, pos, labels)
-                out = pair.g(models.critic(name, pos.level, pos.alpha, labels), fakes, cfg.loss)
+                critic = models.critic(name, pos.level, pos.alpha, labels)
+                info_head = getattr(part.module, "info", None)
+                if info_head is not None:
+                    critic, seen = remembering(critic, fakes)
+                out = pair.g(critic, fakes, cfg.loss)
                 total = out.loss if total is None else total + out.loss
                 where = "Loss/G" if single else f"Loss/G/{name}"
                 terms |= {f"{where}/{k}": v for k, v in out.terms.items()}
+                if info_head is not None:  # and G learns to draw its code so that Q can tell it
+                    info = _info_term(part.module, seen, z, cfg.model.latent_codes)
+                    total = total + cfg.loss.info_weight * info
+                    terms[f"{where}/info"] = info.detach()
                 if not single:
                     terms[f"{where}/loss"] = out.loss.detach()
                 if models.g_extra is not None:
