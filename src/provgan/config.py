@@ -99,6 +99,12 @@ class ModelConfig:
     # critic learns to tell the code back from G's clips, so each code must draw something apart from
     # the others, and a continuous latent no longer has to bridge every pair of digits with hybrids
     latent_codes: int = 0
+    # G: how each block upsamples its input features: "nearest" (PGGAN, §4.1) or "linear" (trilinear,
+    # StyleGAN's smooth upsampling). The fade's RGB path and the real clips' fade stay nearest, as §4.1
+    # has them. The moving digits are 8x8 glyphs drawn large, so their 32x32 frames are smooth
+    # everywhere, and blocks copied by nearest upsampling are one more thing G's finest, narrowest
+    # block has to undo
+    g_upsample: str = "nearest"
 
     @property
     def discriminator_channels(self) -> tuple[int, ...]:
@@ -346,6 +352,8 @@ def validate(cfg: Config) -> Config:
     if m.latent_codes and (m.conditional or m.arch != "progressive"):
         raise ConfigError("model.latent_codes is for an unconditional progressive model "
                           "(model.conditional=false, model.arch=progressive)")
+    if m.g_upsample not in ("nearest", "linear"):
+        raise ConfigError(f"model.g_upsample must be nearest or linear, got '{m.g_upsample}'")
     if cfg.loss.info_weight < 0:
         raise ConfigError(f"loss.info_weight must be >= 0 (0: off), got {cfg.loss.info_weight}")
     if cfg.loss.info_weight > 0 and not m.latent_codes:

@@ -23,8 +23,8 @@ from torch.nn import functional as F
 from provgan.config import ModelConfig, Shape
 from provgan.levels import fade, growth_factor
 from provgan.nn.conditioning import LatentConditioning, latent_code
-from provgan.nn.layers import (EqualizedConv3d, EqualizedLinear, assert_shape, channel_vector, leaky_relu,
-                               pixel_norm, upsample)
+from provgan.nn.layers import (UPSAMPLERS, EqualizedConv3d, EqualizedLinear, assert_shape, channel_vector,
+                               leaky_relu, pixel_norm, upsample)
 
 
 class BiaslessEqualizedLinear(EqualizedLinear):
@@ -104,12 +104,14 @@ class FirstGeneratorBlock(nn.Module):
 
 
 class GeneratorBlock(nn.Module):
-    """Upsample by (tT, 2, 2), then two 3x3x3 convolutions, each followed by LReLU and PixelNorm."""
+    """Upsample by (tT, 2, 2) (nearest, or trilinear with model.g_upsample=linear), then two 3x3x3
+    convolutions, each followed by LReLU and PixelNorm."""
 
     def __init__(self, in_channels: int, out_channels: int, factor: Shape, latent_dim: int = 0,
-                 style_dim: int = 0):
+                 style_dim: int = 0, mode: str = "nearest"):
         super().__init__()
         self.factor = factor
+        self.upsample = UPSAMPLERS[mode]  # model.g_upsample
         self.conv0 = EqualizedConv3d(in_channels, out_channels)
         self.conv1 = EqualizedConv3d(out_channels, out_channels)
         # model.latent_broadcast: the same latent-dependent bias at every (t, y, x) of this block
@@ -121,7 +123,7 @@ class GeneratorBlock(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         """``w``: the pixel-normalised latent pn(z), needed when the block reads it (latent_broadcast,
         style_modulation)."""
-        x = upsample(x, self.factor)
+        x = self.upsample(x, self.factor)
         if self.latent is not None:
             x = x + self.latent(w).to(x.dtype)[:, :, None, None, None]
         x = pixel_norm(leaky_relu(self.conv0(_modulate(self.mod0, x, w))))
@@ -152,7 +154,7 @@ class Generator(nn.Module):
                                                       cfg.factorized_base)]
         for level in range(1, len(self.plan)):
             blocks.append(GeneratorBlock(ch[level - 1], ch[level], growth_factor(self.plan, level),
-                                         dense_in if cfg.latent_broadcast else 0, style_dim))
+                                         dense_in if cfg.latent_broadcast else 0, style_dim, cfg.g_upsample))
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = nn.ModuleList(EqualizedConv3d(c, cfg.image_channels, kernel_size=1, gain=1.0) for c in ch)
         # the colour of a clip's strokes: toRGB's input modulated too (StyleGAN2's modulated toRGB)

@@ -151,6 +151,17 @@ def upsample(x: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
     return x.reshape(n, c, t * ft, h * fh, w * fw)
 
 
+def linear_upsample(x: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
+    """Trilinear upsampling by (tT, fH, fW) (half-pixel centres): each new sample a weighted mean of
+    its nearest old ones, so a smooth input stays smooth where nearest-neighbour copies make blocks."""
+    if tuple(factor) == (1, 1, 1):
+        return x
+    return F.interpolate(x, scale_factor=tuple(float(f) for f in factor), mode="trilinear", align_corners=False)
+
+
+UPSAMPLERS = {"nearest": upsample, "linear": linear_upsample}
+
+
 def downsample(x: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
     """Box-filter average pooling by (tT, fH, fW): the inverse of :func:`upsample` on constant blocks."""
     if tuple(factor) == (1, 1, 1):

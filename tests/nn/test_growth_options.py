@@ -1,4 +1,5 @@
-"""model.g_skips and model.d_skips: StyleGAN2's skip G and input-skip D inside progressive growing."""
+"""model.g_skips and model.d_skips (StyleGAN2's skip G and input-skip D inside progressive growing), and
+model.g_upsample (trilinear upsampling in G's blocks)."""
 
 import dataclasses
 
@@ -79,3 +80,33 @@ def test_skip_generator_counts_every_torgb():
     top = len(cfg.plan) - 1
     lower_rgb = sum(p.numel() for m in g.to_rgb[:top] for p in m.parameters())
     assert g.num_parameters(top) == plain.num_parameters(top) + lower_rgb
+
+
+def test_linear_upsampling_generator():
+    """model.g_upsample=linear: every block reads its input upsampled trilinearly; fades stay continuous."""
+    from provgan.nn.layers import leaky_relu, linear_upsample
+
+    cfg = dataclasses.replace(load_config("tiny").model, g_upsample="linear")
+    assert load_config("tiny").model.g_upsample == "nearest"
+    torch.manual_seed(0)
+    g = Generator(cfg)
+    z = torch.randn(2, cfg.latent_dim)
+    h = g.blocks[0](z)
+    block = g.blocks[1]
+    x = torch.nn.functional.interpolate(h, scale_factor=tuple(map(float, block.factor)), mode="trilinear")
+    expected = pixel_norm(leaky_relu(block.conv1(pixel_norm(leaky_relu(block.conv0(x))))))
+    assert torch.allclose(block(h), expected, atol=1e-5)
+    # a constant stays constant (no blocks, no ringing), and the fade's alpha = 0 is still the level below
+    assert torch.allclose(linear_upsample(torch.full((1, 2, 2, 3, 3), 0.5), (2, 2, 2)), torch.tensor(0.5))
+    for level in range(1, len(cfg.plan)):
+        assert torch.allclose(g(z, level, 0.0), upsample(g(z, level - 1), g.blocks[level].factor), atol=1e-5)
+    nearest = Generator(load_config("tiny").model)
+    nearest.load_state_dict(g.state_dict())
+    assert not torch.allclose(nearest(z), g(z), atol=1e-4)
+
+
+def test_unknown_upsampling_is_one_clear_error():
+    from provgan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="g_upsample must be nearest or linear"):
+        load_config("tiny", ["model.g_upsample=bicubic"])
