@@ -57,6 +57,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "skips": ("StyleGAN2's skip G and input-skip D: every level's toRGB and fromRGB stay in use",
               ["model.g_skips=true", "model.d_skips=true"]),
     "gskip": ("StyleGAN2's skip G alone", ["model.g_skips=true"]),
+    "linup": ("trilinear instead of nearest upsampling in G's blocks", ["model.g_upsample=linear"]),
+    "info": ("an unsupervised 10-way code in G's latent and InfoGAN's term at weight 0.02",
+             ["model.latent_codes=10", "loss.info_weight=0.02"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }
