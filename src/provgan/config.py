@@ -135,7 +135,7 @@ class LossConfig:
     # the critic learns the digits' shapes slowly; a conditional critic, which is told the digit, learns
     # them 2x faster. Square frames only (a quarter turn swaps H and W)
     rotation_weight: float = 0.0
-    # InfoGAN's mutual-information term (Chen et al. 2016, eq. 5) for model.latent_codes: a K-way linear
+    # InfoGAN's mutual-information term (Chen et al. 2016, L_I) for model.latent_codes: a K-way linear
     # head Q on E(x) and lambda * cross-entropy(Q(E(G(z))), c) added to both the critic's and G's loss
     info_weight: float = 0.0
 

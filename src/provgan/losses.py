@@ -282,7 +282,7 @@ LOSSES: dict[str, LossPair] = {
 
 
 def info_loss(logits: Tensor, codes: Tensor) -> Tensor:
-    """Per-sample cross-entropy of InfoGAN's Q (Chen et al. 2016, eq. 5 with a categorical code): the
+    """Per-sample cross-entropy of InfoGAN's Q (Chen et al. 2016, the term L_I for a categorical code): the
     lower bound on the mutual information I(c; G(z, c)) is H(c) minus its mean, so minimising it with
     respect to Q and G maximises the bound. Q's logits come from the critic's E(x) of G's clips."""
     return F.cross_entropy(logits.float(), codes.to(logits.device), reduction="none")

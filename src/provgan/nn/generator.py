@@ -190,7 +190,7 @@ class Generator(nn.Module):
             if rgb is not None:
                 rgb = upsample(rgb, self.blocks[lv].factor) + self._rgb(lv, h, w)
         if level == 0:
-            return self._uncentre(self._rgb(0, h, w))
+            return self._uncentre(rgb if rgb is not None else self._rgb(0, h, w))
         new = self._rgb(level, self.blocks[level](h, w), w)
         if rgb is not None:  # up(rgb_{L-1}) + alpha toRGB_L(h_L): the lower levels' clip plus new detail
             old = upsample(rgb, self.blocks[level].factor)
