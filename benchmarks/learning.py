@@ -60,6 +60,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "linup": ("trilinear instead of nearest upsampling in G's blocks", ["model.g_upsample=linear"]),
     "info": ("an unsupervised 10-way code in G's latent and InfoGAN's term at weight 0.02",
              ["model.latent_codes=10", "loss.info_weight=0.02"]),
+    "frames": ("a second progressive critic on 4 single frames of every clip (DVD-GAN's spatial D)",
+               ["model.frame_critic=4"]),
+    "mapping": ("StyleGAN's mapping network, 2 layers, in front of G", ["model.mapping_layers=2"]),
     "cond": ("class-conditional G and D on the digit (not the demo's method; Metrics/agree)",
              ["model.conditional=true"]),
 }

@@ -25,6 +25,7 @@ all. The cheap penalties (the drift, the feature-projection and ``lip`` terms) s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,7 @@ class Critic:
 class LossOut:
     loss: Tensor  # scalar to minimise
     terms: dict[str, Tensor]  # detached scalars, named for logging ("Loss/D/gp", ...)
+    per_sample: Tensor | None = None  # (N,) the values ``loss`` averages (top-k training keeps some)
 
 
 def _per_sample(shape_like: Tensor, shard: Shard) -> Tensor:
@@ -83,7 +85,18 @@ def _input_grad(outputs: Tensor, inputs: Tensor) -> Tensor:
 
 
 def _out(loss_per_sample: Tensor, **terms: Tensor) -> LossOut:
-    return LossOut(loss_per_sample.mean(), {k: v.detach().float().mean() for k, v in terms.items()})
+    return LossOut(loss_per_sample.mean(), {k: v.detach().float().mean() for k, v in terms.items()},
+                   loss_per_sample)
+
+
+def top_k_mean(per_sample: Tensor, share: float) -> Tensor:
+    """The mean of the ``ceil(share * N)`` smallest per-sample G losses (top-k training, Sinha et al.
+    2020): G learns from the fakes the critic finds most real, and not from its worst ones, whose
+    gradient points between the modes; share 1 is the plain mean."""
+    if share >= 1.0:
+        return per_sample.mean()
+    k = max(1, math.ceil(share * per_sample.shape[0]))
+    return per_sample.topk(k, largest=False).values.mean()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from provgan.errors import ConfigError, ProvganError
 from provgan.levels import level_reached
 from provgan.losses import get_loss
 from provgan.nn import Discriminator, Generator, SlicedHead
+from provgan.nn.frame_critic import FrameCritic
 
 ARCHS = ARCH_NAMES
 
@@ -51,6 +52,7 @@ class ModelParts:
     g_optimizer: OptimizerSpec
     schedule_lr: bool
     g_extra: Callable[[dict[str, Tensor]], Tensor] | None = None
+    frames: FrameCritic | None = None  # model.frame_critic: the progressive D on single frames
 
 
 def _progressive_optimizer(cfg: Config) -> OptimizerSpec:
@@ -77,9 +79,10 @@ def build_parts(cfg: Config) -> ModelParts:
         d = Discriminator(cfg.model, score_head=not sliced, rotation_head=cfg.loss.rotation_weight > 0,
                           info_codes=cfg.model.latent_codes if cfg.loss.info_weight > 0 else 0)
         head = SlicedHead(cfg.model.feature_dim) if sliced else None
-        spec = _progressive_optimizer(cfg)
+        frames = FrameCritic(cfg.model, sliced) if cfg.model.frame_critic else None  # built last: the
+        spec = _progressive_optimizer(cfg)  # networks of a run without it draw the same initial weights
         return ModelParts(arch, g, {"D": CriticPart(d, "clip", None, spec)}, head, cfg.loss.name, spec,
-                          schedule_lr=True)
+                          schedule_lr=True, frames=frames)
     parts = _build_baseline(cfg)
     if cfg.loss.name != parts.loss:
         raise ConfigError(f"model.arch {arch} trains with loss.name {parts.loss} (its original loss), "

@@ -69,19 +69,28 @@ def test_class_map_reads_one_factor_of_the_mixed_radix_label(tiny_store):
     assert whole.names[int(store.labels[5])] == f"{decoded[5]['digit']} x {decoded[5]['motion']}"
 
 
-def test_conditional_run_resumes_exactly_and_saves_its_classes(tiny_store, fast_cfg, tmp_path):
-    from provgan.train.checkpoint import load_sampler, read_checkpoint, list_checkpoints
+def assert_resumes_exactly(overrides, networks, tiny_store, fast_cfg, tmp_path) -> dict:
+    """Train 48 clips unbroken, and 24 then resumed to 48: every tensor of ``networks`` is equal.
+    Returns the unbroken run's last checkpoint."""
+    from provgan.train.checkpoint import list_checkpoints, read_checkpoint
 
-    full = fast_cfg(*COND, "schedule.total_kimg=0.048")
+    full = fast_cfg(*overrides, "schedule.total_kimg=0.048")
     _run(full, tiny_store, tmp_path / "unbroken")
-    _run(fast_cfg(*COND, "schedule.total_kimg=0.024"), tiny_store, tmp_path / "broken")
+    _run(fast_cfg(*overrides, "schedule.total_kimg=0.024"), tiny_store, tmp_path / "broken")
     _run(full, tiny_store, tmp_path / "broken", resume="auto")
     a = read_checkpoint(list_checkpoints(tmp_path / "unbroken")[-1])
     b = read_checkpoint(list_checkpoints(tmp_path / "broken")[-1])
     assert a["position"]["nimg"] == b["position"]["nimg"] == 48
-    for name in ("G", "D", "G_ema", "head"):
+    for name in networks:
         for key, value in a["models"][name].items():
             assert torch.equal(value, b["models"][name][key]), f"{name}.{key}"
+    return a
+
+
+def test_conditional_run_resumes_exactly_and_saves_its_classes(tiny_store, fast_cfg, tmp_path):
+    from provgan.train.checkpoint import load_sampler
+
+    a = assert_resumes_exactly(COND, ("G", "D", "G_ema", "head"), tiny_store, fast_cfg, tmp_path)
     assert a["classes"] == [str(i) for i in range(10)] and a["config"]["model"]["num_classes"] == 10
     tg = load_sampler(tmp_path / "unbroken")
     assert tg.num_classes == 10 and tg.class_index("7") == 7

@@ -86,7 +86,15 @@ def info_table(cfg: Config) -> str:
     d_total = sum(n for _, _, n in d_rows) + (sum(p.numel() for p in d.score.parameters()) if d.score else 0)
     lines += ["", f"Generator total (Table A.1 count: blocks + final toRGB): {g_total:,}",
               f"Generator total with every level's toRGB: {sum(p.numel() for p in g.parameters()):,}",
-              f"Discriminator total at the top level: {d_total:,}", "",
+              f"Discriminator total at the top level: {d_total:,}"]
+    if cfg.model.frame_critic:
+        from provgan.nn.frame_critic import FrameCritic
+
+        with torch.device("meta"):
+            frames = FrameCritic(cfg.model, sliced=d.score is None)
+        lines.append(f"Frame critic (model.frame_critic: {cfg.model.frame_critic} frames of each clip, one at a "
+                     f"time, with its head): {sum(p.numel() for p in frames.parameters()):,}")
+    lines += ["",
               f"Schedule: {cfg.schedule.stable_kimg:g} kimg stable + {cfg.schedule.fade_kimg:g} kimg fade per "
               f"level{' unless set per resolution' if cfg.schedule.stable or cfg.schedule.fade else ''}, "
               f"{cfg.schedule.total_kimg:g} kimg in all",

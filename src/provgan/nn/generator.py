@@ -62,6 +62,27 @@ def _modulate(mod: StyleModulation | None, x: torch.Tensor, w: torch.Tensor | No
     return x if mod is None else mod(x, w)
 
 
+class MappingNetwork(nn.Module):
+    """StyleGAN's mapping network f: pn(z) -> w (Karras et al. 2019, §2): ``layers`` dense layers with
+    LReLU at StyleGAN's learning-rate multiplier of 0.01, the width of the latent G reads.
+
+    Why (issue 14): the moving digits are ten separate shapes, and a G fed the Gaussian directly has to
+    send every path between two latents of different digits through hybrids; a learned warp of the
+    latent can shrink the part of its mass that lands between them.
+    """
+
+    LR_MUL = 0.01
+
+    def __init__(self, dim: int, layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(EqualizedLinear(dim, dim, lr_mul=self.LR_MUL) for _ in range(layers))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            w = leaky_relu(layer(w))
+        return w
+
+
 class FirstGeneratorBlock(nn.Module):
     """Latent vector -> features at the smallest level's shape.
 
@@ -162,6 +183,9 @@ class Generator(nn.Module):
         # data centring (model.pixel_mean): the network draws centred values, the clips it returns are
         # in the data's range; not a parameter, and not in the state dict (the config carries it)
         self.register_buffer("pixel_mean", channel_vector(cfg.pixel_mean, cfg.image_channels), persistent=False)
+        # model.mapping_layers: w = mapping(pn(z)) in place of pn(z) (built last, so a G without it draws
+        # the same initial weights as before it existed)
+        self.mapping = MappingNetwork(dense_in, cfg.mapping_layers) if cfg.mapping_layers else None
 
     @property
     def num_levels(self) -> int:
@@ -183,6 +207,8 @@ class Generator(nn.Module):
         elif self.codes is not None:
             z = self.codes(z, latent_code(z, self.num_codes))  # [pn(z), pn(embed(c))], c from z
         w = pixel_norm(z)  # once: the first block's dense layer and every block that reads the latent
+        if self.mapping is not None:
+            w = self.mapping(w)
         h = self.blocks[0](z, w)
         rgb = self._rgb(0, h, w) if self.skips else None  # model.g_skips: the clip drawn so far
         for lv in range(1, level):
@@ -222,4 +248,6 @@ class Generator(nn.Module):
             modules.append(self.condition)
         if self.codes is not None:
             modules.append(self.codes)
+        if self.mapping is not None:
+            modules.append(self.mapping)
         return sum(p.numel() for m in modules for p in m.parameters())

@@ -58,17 +58,24 @@ class EqualizedConv3d(nn.Module):
 
 
 class EqualizedLinear(nn.Module):
-    """Dense layer with run-time weight scaling ``gain / sqrt(fan_in)``."""
+    """Dense layer with run-time weight scaling ``gain / sqrt(fan_in)``.
 
-    def __init__(self, in_features: int, out_features: int, gain: float = GAIN_RELU):
+    ``lr_mul`` (StyleGAN's learning-rate multiplier): the weights are stored divided by it and scaled
+    back at run time, and so is the bias, so the layer computes the same function at initialisation
+    while Adam's steps move it ``lr_mul`` times as fast.
+    """
+
+    def __init__(self, in_features: int, out_features: int, gain: float = GAIN_RELU, lr_mul: float = 1.0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.zeros(out_features))
-        self.weight_gain = gain / math.sqrt(in_features)
+        self.weight_gain = gain * lr_mul / math.sqrt(in_features)
+        self.lr_mul = lr_mul
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.weight_gain
-        return F.linear(x, w.to(x.dtype), self.bias.to(x.dtype))
+        b = self.bias if self.lr_mul == 1.0 else self.bias * self.lr_mul
+        return F.linear(x, w.to(x.dtype), b.to(x.dtype))
 
     def extra_repr(self) -> str:
         o, i = self.weight.shape

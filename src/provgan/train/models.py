@@ -21,6 +21,7 @@ from provgan.baselines.common import CriticPart, OptimizerSpec
 from provgan.config import Config
 from provgan.losses import Critic
 from provgan.nn import SlicedHead
+from provgan.nn.frame_critic import FrameCritic
 from provgan.nn.conditioning import ConditionedSlicedHead
 from provgan.optim import make_optimizer
 from provgan.registry import build_parts
@@ -41,6 +42,7 @@ class GanModels:
     g_optimizer: OptimizerSpec | None = None
     schedule_lr: bool = True
     g_extra: Callable[[dict[str, Tensor]], Tensor] | None = None
+    frames: FrameCritic | None = None  # model.frame_critic: trained in D's step, on D's clips
 
     @property
     def discriminator(self) -> nn.Module:
@@ -67,13 +69,31 @@ class GanModels:
             return Critic(features, head, sliced=head)
         return Critic(features, lambda e: d.score_features(e, labels))
 
+    def frame_critic(self, level: int, alpha: float, labels: torch.Tensor | None = None) -> Critic:
+        """The frame critic bound like D: it reads (N * k, C, 1, H, W) frames; a conditional one is
+        bound to the labels of the frames' clips, each repeated k times."""
+        f = self.frames
+        if f is None:
+            raise ValueError("this model has no frame critic (model.frame_critic=0)")
+        d = f.disc
+        features = lambda x: d.features(x, level, alpha)  # noqa: E731
+        if labels is not None:
+            labels = labels.repeat_interleave(f.frames_per_clip)
+        if f.head is not None:
+            head = f.head if d.projection is None else ConditionedSlicedHead(f.head, d.projection, labels)
+            return Critic(features, head, sliced=head)
+        return Critic(features, lambda e: d.score_features(e, labels))
+
     def critic_parameters(self) -> list[nn.Parameter]:
         params = [p for part in self.critics.values() for p in part.module.parameters()]
+        params += list(self.frames.parameters()) if self.frames is not None else []
         return params + (list(self.head.parameters()) if self.head is not None else [])
 
     def modules(self) -> dict[str, nn.Module]:
         out: dict[str, nn.Module] = {"G": self.generator}
         out |= {name: part.module for name, part in self.critics.items()}
+        if self.frames is not None:
+            out["F"] = self.frames
         out["G_ema"] = self.generator_ema
         if self.head is not None:
             out["head"] = self.head
@@ -109,9 +129,10 @@ def build_models(cfg: Config, device: torch.device | str = "cpu") -> GanModels:
     critics = {name: CriticPart(part.module.to(device), part.view, part.batch, part.optimizer, part.constraint)
                for name, part in parts.critics.items()}
     head = parts.head.to(device) if parts.head is not None else None
+    frames = parts.frames.to(device) if parts.frames is not None else None
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
     return GanModels(g, critics, head, g_ema, parts.arch, parts.loss, parts.g_optimizer, parts.schedule_lr,
-                     parts.g_extra)
+                     parts.g_extra, frames)
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,8 @@ def build_optimizers(models: GanModels, cfg: Config, lr: float) -> GanOptimizers
         specs[name] = (part.optimizer, list(part.module.parameters()))
     if models.head is not None:
         specs["head"] = (specs["D"][0], list(models.head.parameters()))
+    if models.frames is not None:  # the frame critic and its head step with D's settings
+        specs["F"] = (specs["D"][0], list(models.frames.parameters()))
     by_name = {name: _make(spec, params, lr if models.schedule_lr else spec.lr)
                for name, (spec, params) in specs.items()}
     own = {} if models.schedule_lr else {name: spec.lr for name, (spec, _) in specs.items()}

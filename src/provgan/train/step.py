@@ -18,9 +18,10 @@ import torch.distributed as dist
 
 from provgan.config import Config
 from provgan.levels import Position, fade_reals
-from provgan.losses import Critic, get_loss, info_loss, rotation_task_loss
+from provgan.losses import Critic, get_loss, info_loss, rotation_task_loss, top_k_mean
 from provgan.nn.conditioning import latent_code
 from provgan.nn.discriminator import QUARTER_TURNS
+from provgan.nn.frame_critic import draw_frame_index, pick_frames
 from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
@@ -88,6 +89,14 @@ def _info_term(module: torch.nn.Module, seen: dict[str, torch.Tensor], z: torch.
     return info_loss(module.info(seen["e"].float()), latent_code(z, num_codes)).mean()
 
 
+def _frame_view(models: GanModels, clips: torch.Tensor, shard: Shard) -> torch.Tensor:
+    """k frames of each clip for the frame critic, the indices drawn for the global batch on the CPU
+    generator like the latents (so resume and several processes draw the same frames)."""
+    k = models.frames.frames_per_clip
+    index = shard.take(draw_frame_index(clips.shape[0] * shard.world, clips.shape[2], k))
+    return pick_frames(clips, index)
+
+
 def _all_reduce_grads(params: list[torch.nn.Parameter], shard: Shard) -> None:
     """Average gradients over ranks in one flat all-reduce (as StyleGAN2-ADA does; it works with the
     double-backward penalties, which DistributedDataParallel's hooks do not support)."""
@@ -149,8 +158,11 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
         reals = fade_reals(reals, models.generator.blocks[pos.level].factor, pos.alpha)
     head = models.head if name == "D" else None
     head_opt = opts.head if head is not None else None
+    frames = models.frames if name == "D" else None  # model.frame_critic: steps with D, on D's clips
+    frames_opt = opts.by_name["F"] if frames is not None else None
     params = list(part.module.parameters()) + (list(head.parameters()) if head is not None else [])
-    for opt in (opts.by_name[name], head_opt):
+    params += list(frames.parameters()) if frames is not None else []
+    for opt in (opts.by_name[name], head_opt, frames_opt):
         if opt is not None:
             opt.zero_grad(set_to_none=True)
     with autocast(device, precision):
@@ -158,6 +170,7 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
             fakes = take_view(part.view, _generate(models, z, pos, labels)) if labels is not None else \
                 fake_view(part.view, models.generator, z, pos.level, pos.alpha)
         real_view = take_view(part.view, reals)
+        g_fakes = fakes  # the frame critic sees G's clips, never the shuffled real clips below
         if cfg.loss.shuffled_fakes > 0 and fakes.ndim == 5 and fakes.shape[2] > 1:
             fakes = with_shuffled_reals(fakes, real_view, cfg.loss.shuffled_fakes, shard)
         critic = models.critic(name, pos.level, pos.alpha, labels)
@@ -176,11 +189,23 @@ def critic_step(models: GanModels, opts: GanOptimizers, name: str, reals: torch.
             rot = rotation_task_loss(critic.features, rotation_head, real_view, turns)
             loss = loss + cfg.loss.rotation_weight * rot.mean()
             terms["rotation"] = rot.detach().mean()
+        if frames is not None:  # the same reals and fakes, k frames of each, scored one frame at a time
+            k = frames.frames_per_clip
+            frame_real, frame_fake = (_frame_view(models, x, shard) for x in (real_view, g_fakes))
+            out = pair.d(models.frame_critic(pos.level, pos.alpha, labels), frame_real, frame_fake, cfg.loss,
+                         shard=shard.per_clip(k), reg_weight=reg_weight(cfg, d_step_index))
+            loss = loss + cfg.loss.frame_weight * out.loss
+            terms |= {f"frames/{key}": v for key, v in out.terms.items()} | {"frames/loss": out.loss.detach()}
     loss.backward()
     _all_reduce_grads(params, shard)
     opts.by_name[name].step()
     if head_opt is not None and head is not None:
         stiefel_step(head_opt, head.theta)
+    if frames_opt is not None and frames is not None:
+        if frames.head is not None:
+            stiefel_step(frames_opt, frames.head.theta)
+        else:
+            frames_opt.step()
     if part.constraint is not None:
         with torch.no_grad():
             part.constraint(part.module, d_step_index)
@@ -221,6 +246,8 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
                 if info_head is not None:
                     critic, seen = remembering(critic, fakes)
                 out = pair.g(critic, fakes, cfg.loss)
+                if cfg.loss.g_top_k < 1.0 and out.per_sample is not None:  # top-k training
+                    out = dataclasses.replace(out, loss=top_k_mean(out.per_sample, cfg.loss.g_top_k))
                 total = out.loss if total is None else total + out.loss
                 where = "Loss/G" if single else f"Loss/G/{name}"
                 terms |= {f"{where}/{k}": v for k, v in out.terms.items()}
@@ -228,6 +255,12 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
                     info = _info_term(part.module, seen, z, cfg.model.latent_codes)
                     total = total + cfg.loss.info_weight * info
                     terms[f"{where}/info"] = info.detach()
+                if name == "D" and models.frames is not None:  # the frame critic, on frames of the same fakes
+                    out = pair.g(models.frame_critic(pos.level, pos.alpha, labels), _frame_view(models, fakes, shard),
+                                 cfg.loss)
+                    total = total + cfg.loss.frame_weight * out.loss
+                    terms |= {f"{where}/frames/{k}": v for k, v in out.terms.items()}
+                    terms[f"{where}/frames/loss"] = out.loss.detach()
                 if not single:
                     terms[f"{where}/loss"] = out.loss.detach()
                 if models.g_extra is not None:
