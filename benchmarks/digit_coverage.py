@@ -9,6 +9,11 @@ how those sure clips spread over the 10 digits, and the effective number of digi
 ``--data`` (the store, for its label names), the first real clips of the store at the same level give
 the reference row. The counting is :mod:`provgan.metrics.coverage`, as in the training curves.
 
+A second table reads every clip, sure or not: how many clips each digit is the most likely one of,
+and the classifier's mean probability of that digit over them. It tells a generator that drops
+digits (a count near 0) from one that draws them all but unclearly (counts near the real row's,
+probabilities well under the real clips').
+
     python benchmarks/digit_coverage.py demo/run clf-8x16x16.pt --data demo/data/moving-digits
 """
 
@@ -21,7 +26,7 @@ import torch
 
 from provgan.data.store import open_store
 from provgan.metrics.classifier import load_classifier, predict, to_tensor
-from provgan.metrics.coverage import SURE, factor_coverage, label_factor
+from provgan.metrics.coverage import SURE, factor_coverage, factor_probabilities, label_factor
 from provgan.metrics.resize import resize_clips
 from provgan.train.checkpoint import load_sampler
 from provgan.video_grid import to_uint8
@@ -56,9 +61,18 @@ def main() -> None:
     print(f"# {sampler.path} (kimg {sampler.kimg:g}, level {sampler.level} {shape}, alpha {sampler.alpha:.2f}); "
           f"{args.num} clips; sure = digit probability > {SURE}")
     print(f"{'source':<7}{'sure':>6}{'classes':>8}  sure clips per {args.factor or 'class'}")
-    for name, clips in rows.items():
-        c = factor_coverage(class_probabilities(classifier, clips), sizes, factor)
+    probs = {name: class_probabilities(classifier, clips) for name, clips in rows.items()}
+    for name, p in probs.items():
+        c = factor_coverage(p, sizes, factor)
         print(f"{name:<7}{c.sure:>6.2f}{c.effective:>8.2f}  {' '.join(f'{n:>3}' for n in c.counts)}")
+    print(f"\nevery clip's most likely {args.factor or 'class'}: clips per {args.factor or 'class'}, then the mean "
+          f"probability of it over those clips")
+    for name, p in probs.items():
+        marginal = factor_probabilities(p, sizes, factor) if factor >= 0 else p
+        top, best = marginal.argmax(axis=1), marginal.max(axis=1)
+        counts = np.bincount(top, minlength=marginal.shape[1])
+        means = [f"{best[top == k].mean():.2f}" if counts[k] else "  - " for k in range(marginal.shape[1])]
+        print(f"{name:<7}{' '.join(f'{n:>4}' for n in counts)}   {' '.join(means)}")
 
 
 if __name__ == "__main__":
