@@ -8,7 +8,9 @@ without D's temporal statistic (a frame has no time), and with a sliced head of 
 is SWGAN (a frame's features are not a clip's, so they get their own slices).
 
 It sees the frames of the very clips D sees (the same real batch and the same fakes), ``k`` frames of
-each, drawn without replacement.
+each, drawn without replacement. Under several processes each keeps its own clips' frames and their
+random draws (:meth:`provgan.shard.Shard.per_clip`), but its minibatch-stddev groups are formed from
+the frames a process holds, so unlike D's they are not the groups of a one-process run.
 """
 
 from __future__ import annotations

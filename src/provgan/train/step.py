@@ -256,11 +256,11 @@ def g_step(models: GanModels, opts: GanOptimizers, global_batch: int, pos: Posit
                     total = total + cfg.loss.info_weight * info
                     terms[f"{where}/info"] = info.detach()
                 if name == "D" and models.frames is not None:  # the frame critic, on frames of the same fakes
-                    out = pair.g(models.frame_critic(pos.level, pos.alpha, labels), _frame_view(models, fakes, shard),
-                                 cfg.loss)
-                    total = total + cfg.loss.frame_weight * out.loss
-                    terms |= {f"{where}/frames/{k}": v for k, v in out.terms.items()}
-                    terms[f"{where}/frames/loss"] = out.loss.detach()
+                    frame_out = pair.g(models.frame_critic(pos.level, pos.alpha, labels),
+                                       _frame_view(models, fakes, shard), cfg.loss)
+                    total = total + cfg.loss.frame_weight * frame_out.loss
+                    terms |= {f"{where}/frames/{k}": v for k, v in frame_out.terms.items()}
+                    terms[f"{where}/frames/loss"] = frame_out.loss.detach()
                 if not single:
                     terms[f"{where}/loss"] = out.loss.detach()
                 if models.g_extra is not None:
