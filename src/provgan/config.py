@@ -110,9 +110,10 @@ class ModelConfig:
     # without replacement from the real and the fake clips the clip critic D sees. It is D's network on
     # the plan with one frame per level (1, H_L, W_L), without the temporal statistic, with its own SWGAN
     # head, trained in D's step; G minimises the sum of both critics' losses (loss.frame_weight on the
-    # frames'). Why (issue 14): a clip is read as a digit when its frames are, and the demo's G draws
-    # frames the classifier is sure of 1.65 times in 8 where real clips give 5.2; a frame critic sees
-    # each frame's shape on its own, at a fraction of the clip critic's cost. 0: off
+    # frames'). Why (issue 14): a clip is read as a digit when its frames are, and a G with the 8x32x32
+    # top draws frames the classifier is sure of 1.65 times in 8 where real clips give 5.2; a frame
+    # critic sees each frame's shape on its own, at a fraction of the clip critic's cost. Measured at
+    # the demo's budget it buys no digits (README, "Four more at the demo's budget"). 0: off
     frame_critic: int = 0
     # G: StyleGAN's mapping network (Karras et al. 2019): this many dense layers (LReLU, learning-rate
     # multiplier 0.01) map pn(z) to the w that G reads in place of pn(z). 0: off (PGGAN, the thesis)
