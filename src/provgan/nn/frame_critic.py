@@ -40,12 +40,17 @@ def draw_frame_index(num_clips: int, frames: int, k: int) -> torch.Tensor:
     return torch.rand(num_clips, frames).argsort(dim=1)[:, :k]
 
 
+def gather_frames(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, H, W) clips and (N, k) frame indices -> (N, C, k, H, W): frame index[i, j] of clip i at j."""
+    n, c, _, h, w = clips.shape
+    k = index.shape[1]
+    return clips.gather(2, index.to(clips.device).view(n, 1, k, 1, 1).expand(n, c, k, h, w))
+
+
 def pick_frames(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """(N, C, T, H, W) clips and (N, k) indices -> (N * k, C, 1, H, W): frame index[i, j] of clip i at row i*k + j."""
     n, c, _, h, w = clips.shape
-    k = index.shape[1]
-    gather = index.to(clips.device).view(n, 1, k, 1, 1).expand(n, c, k, h, w)
-    return clips.gather(2, gather).transpose(1, 2).reshape(n * k, c, 1, h, w)
+    return gather_frames(clips, index).transpose(1, 2).reshape(n * index.shape[1], c, 1, h, w)
 
 
 class FrameCritic(nn.Module):

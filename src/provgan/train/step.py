@@ -21,7 +21,7 @@ from provgan.levels import Position, fade_reals
 from provgan.losses import Critic, get_loss, info_loss, rotation_task_loss, top_k_mean
 from provgan.nn.conditioning import latent_code
 from provgan.nn.discriminator import QUARTER_TURNS
-from provgan.nn.frame_critic import draw_frame_index, pick_frames
+from provgan.nn.frame_critic import draw_frame_index, gather_frames, pick_frames
 from provgan.baselines.common import fake_view, take_view
 from provgan.optim import stiefel_step
 from provgan.shard import Shard
@@ -48,8 +48,7 @@ def draw_labels(global_batch: int, num_classes: int, shard: Shard, device: torch
 
 def shuffle_frames(clips: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """(N, C, T, H, W) clips with the frames of clip i put in ``order[i]`` (N, T)."""
-    index = order.to(clips.device).view(clips.shape[0], 1, clips.shape[2], 1, 1).expand_as(clips)
-    return clips.gather(2, index)
+    return gather_frames(clips, order)
 
 
 def with_shuffled_reals(fakes: torch.Tensor, reals: torch.Tensor, share: float, shard: Shard) -> torch.Tensor:
