@@ -27,10 +27,10 @@ def test_demo_pipeline_runs_end_to_end(tmp_path):
     # a second run continues (nothing left to train) and reuses the prepared data
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "prepare" not in again.stdout.split("$ provgan train")[0]
-    # the demo's data: one larger white digit per clip, slower bounce and spin, recorded in the manifest
+    # the demo's data: one larger white digit per clip, a slower bounce and a slide, in the manifest
     source = json.loads((out / "data" / "moving-digits" / "manifest.json").read_text())["source"]
-    assert (source["max_digits"], source["colour"], source["digit_scale"], source["motion_speed"]) == (
-        1, "white", 1.5, 0.3)
+    assert (source["max_digits"], source["colour"], source["digit_scale"], source["motion_speed"],
+            source["motions"]) == (1, "white", 1.5, 0.3, ["bounce", "slide"])
 
 
 def test_a_demo_folder_with_data_of_other_options_is_one_clear_line(tmp_path):
@@ -43,6 +43,23 @@ def test_a_demo_folder_with_data_of_other_options_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "prepared with" in lines[0] and "delete" in lines[0], result.stderr
+
+
+def test_the_demo_data_of_all_four_motions_is_refused_and_its_own_passes(tmp_path):
+    import pytest
+
+    from provgan.data.moving_digits import MOTIONS
+    from provgan.data.prepare import prepare_builtin
+    from provgan.demo import DEMO_DATA, check_demo_data
+
+    old, new = tmp_path / "old" / "data" / "moving-digits", tmp_path / "new" / "data" / "moving-digits"
+    prepare_builtin("moving-digits", old, "digits-demo", num_clips=4, **{**DEMO_DATA, "motions": MOTIONS})
+    with pytest.raises(SystemExit) as refused:
+        check_demo_data(old, "digits-demo")
+    assert "'motions': ('bounce', 'slide', 'zoom', 'rotate')" in str(refused.value)
+    assert "the demo now uses" in str(refused.value) and "delete" in str(refused.value)
+    prepare_builtin("moving-digits", new, "digits-demo", num_clips=4, **DEMO_DATA)
+    check_demo_data(new, "digits-demo")  # its own data passes
 
 
 def test_a_demo_folder_with_data_of_another_plan_is_one_clear_line(tmp_path):

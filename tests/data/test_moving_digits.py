@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from provgan.data.moving_digits import MOTIONS, label_names, load_sprites, render_clips
+from provgan.data.moving_digits import MOTIONS, check_motions, label_names, label_of, load_sprites, render_clips
 from provgan.data.prepare import prepare_builtin
 from provgan.data.store import open_store
+from provgan.errors import ProvganError
 
 SHAPE = (32, 64, 64)
 
@@ -42,6 +43,29 @@ def test_labels_are_digit_times_motions_plus_motion(sprites):
     assert np.bincount(labels).tolist() == [2] * 40  # every (digit, motion) class equally often
     assert label_names() == {"digit": [str(d) for d in range(10)], "motion": list(MOTIONS)}
     assert MOTIONS == ("bounce", "slide", "zoom", "rotate")
+
+
+def test_some_motions_cycle_their_classes_in_the_full_label_encoding():
+    labels = [label_of(i, ("slide", "bounce")) for i in range(40)]
+    assert labels == [d * 4 + m for d in range(10) for m in (0, 1)] * 2  # digit * 4 + MOTIONS index
+    assert [label_of(i, MOTIONS) for i in range(80)] == [i % 40 for i in range(80)]
+    assert check_motions(("rotate", "bounce")) == ("bounce", "rotate")  # MOTIONS' order
+    for bad in [(), ("bounce", "bounce"), ("spin",)]:
+        with pytest.raises(ValueError, match="motions must be distinct names among bounce, slide, zoom, rotate"):
+            check_motions(bad)
+
+
+def test_some_motions_render_only_those_motions(sprites):
+    clips, labels = render_clips(2, 0, 24, SHAPE, sprites, max_digits=1, motions=("bounce", "slide"))
+    assert sorted(set(MOTIONS[label % 4] for label in labels)) == ["bounce", "slide"]
+    assert np.bincount(labels // 4).tolist() == [4, 4] + [2] * 8  # 20 classes, then digits 0 and 1 again
+    for clip, label in zip(clips, labels):
+        s = _motion_stats(clip)
+        if MOTIONS[label % 4] == "slide":
+            assert 10 < s["path"] < 40 and s["straight"] > 0.9, s
+        else:
+            assert s["path"] > 50 and s["straight"] < 0.5, s
+        assert s["area"] < 1.15 and s["turn"] < 0.6, s  # no zoom, no spin
 
 
 def test_one_or_two_digits(sprites):
@@ -140,6 +164,17 @@ def test_motion_speed_slows_bounce_and_rotate_only(sprites, single):
             assert 0.2 < slow_s["path"] / fast_s["path"] < 0.4, (slow_s, fast_s)
         else:
             assert 0.15 < slow_s["turn"] / fast_s["turn"] < 0.45, (slow_s, fast_s)
+
+
+def test_prepare_builtin_records_its_motions_and_refuses_unknown_ones(tmp_path):
+    prepare_builtin("moving-digits", tmp_path / "two", "tiny", num_clips=8, seed=3, motions=("slide", "bounce"))
+    store = open_store(tmp_path / "two")
+    assert store.manifest["source"]["motions"] == ["bounce", "slide"]
+    assert store.labels.tolist() == [label_of(i, ("bounce", "slide")) for i in range(8)]
+    assert open_store(tmp_path / "two").label_names == label_names()  # the same 40 classes
+    with pytest.raises(ProvganError, match="--motions must be distinct names among"):
+        prepare_builtin("moving-digits", tmp_path / "bad", "tiny", num_clips=8, motions=("spin",))
+    assert not (tmp_path / "bad").exists()
 
 
 def test_prepare_builtin_records_motion_speed(tmp_path):

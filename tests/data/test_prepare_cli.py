@@ -45,7 +45,7 @@ def test_builtin_with_one_digit_per_clip_renders_the_one_digit_clips(tmp_path, c
     assert any((a != b).any() for a, b in zip(one, two))  # some clips of the default hold two digits
     code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "x"), "--plan", "tiny", "--max-digits", "1"],
                        capsys)
-    assert code == 2 and "--max-digits, --motion-speed, --styles, --colour and --digit-scale apply to --builtin" in err
+    assert code == 2 and "--max-digits, --motion-speed, --styles, --colour, --digit-scale and --motions apply to --builtin" in err
     code, _, err = run(["prepare", str(tmp_path), str(tmp_path / "y"), "--plan", "tiny", "--colour", "white"],
                        capsys)
     assert code == 2 and "apply to --builtin" in err
@@ -102,3 +102,13 @@ def test_builtin_with_one_style_draws_each_digit_from_its_first_sample(tmp_path,
     code, _, err = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "e"), "--plan", "tiny",
                         "--styles", "-1"], capsys)
     assert code == 2 and "--styles" in err and not (tmp_path / "e").exists()
+
+
+def test_builtin_with_some_motions(tmp_path, capsys):
+    code, _, _ = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "d"), "--plan", "tiny",
+                      "--num-clips", "8", "--workers", "1", "--motions", "slide, bounce"], capsys)
+    assert code == 0 and open_store(tmp_path / "d").manifest["source"]["motions"] == ["bounce", "slide"]
+    code, _, err = run(["prepare", "--builtin", "moving-digits", str(tmp_path / "e"), "--plan", "tiny",
+                        "--motions", "bounce,spin"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert "--motions must be distinct names among bounce, slide, zoom, rotate, got bounce, spin" in err

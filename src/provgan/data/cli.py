@@ -7,6 +7,7 @@ import os
 
 import click
 
+from provgan.data.moving_digits import MOTIONS
 from provgan.errors import ProvganError
 
 DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
@@ -51,11 +52,13 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
               help="Digit colour (--builtin): hue gives each digit its own colour, white is Moving MNIST's.")
 @click.option("--digit-scale", type=float, default=1.0, show_default=True,
               help="Digit size relative to the default (--builtin), in [0.5, 2].")
+@click.option("--motions", default=",".join(MOTIONS), show_default=True, metavar="NAME,...",
+              help="Motions the clips cycle through (--builtin), any of " + ", ".join(MOTIONS) + ".")
 @click.option("--dry-run", is_flag=True, help="Find and check the sources, print the plan, write nothing.")
 def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip: str, frames: int | None,
             size: int | None, workers: int, split: str | None, stacked_frames: int | None, strict: bool,
             overwrite: bool, resume: bool, num_clips: int, seed: int, max_digits: int, motion_speed: float,
-            styles: int, colour: str, digit_scale: float, dry_run: bool) -> None:
+            styles: int, colour: str, digit_scale: float, motions: str, dry_run: bool) -> None:
     """Prepare a clip store from SRC (videos, frame folders or a class tree) into OUT.
 
     \b
@@ -83,13 +86,14 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                                       frames=frames, size=size, workers=workers, overwrite=overwrite,
                                       progress=progress, dry_run=dry_run, max_digits=max_digits,
                                       motion_speed=motion_speed, styles=styles, colour=colour,
-                                      digit_scale=digit_scale)
+                                      digit_scale=digit_scale, motions=_names(motions))
         else:
             if len(paths) != 2:
                 raise click.UsageError("give SRC and OUT (or --builtin moving-digits OUT)")
-            if max_digits != 2 or motion_speed != 1.0 or styles != 0 or colour != "hue" or digit_scale != 1.0:
-                raise click.UsageError("--max-digits, --motion-speed, --styles, --colour and --digit-scale apply "
-                                       "to --builtin moving-digits only")
+            if (max_digits != 2 or motion_speed != 1.0 or styles != 0 or colour != "hue" or digit_scale != 1.0
+                    or sorted(_names(motions)) != sorted(MOTIONS)):
+                raise click.UsageError("--max-digits, --motion-speed, --styles, --colour, --digit-scale and --motions "
+                                       "apply to --builtin moving-digits only")
             if plan is None:
                 raise click.UsageError("give --plan PRESET, e.g. --plan ucf101-128 or --plan digits-64")
             summary = prepare_store(paths[0], paths[1], plan, clip=clip, frames=frames, size=size,
@@ -97,6 +101,11 @@ def prepare(paths: tuple[str, ...], builtin: str | None, plan: str | None, clip:
                                     overwrite=overwrite, resume=resume, stacked_frames=stacked_frames,
                                     progress=progress, dry_run=dry_run)
     click.echo(format_summary(summary, dry_run))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """``"bounce, slide"`` -> ("bounce", "slide"); prepare checks the names."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 class _ProgressBar:

@@ -5,8 +5,10 @@ Nothing is downloaded: ``sklearn.datasets.load_digits`` ships 1,797 handwritten 
 a clip puts one or two handwriting samples of one digit class, each in its own colour, on a dark
 canvas and moves them with one of four motions: ``bounce`` (fast, reflecting off the walls, as in
 Moving MNIST), ``slide`` (slow straight line, no wall contact), ``zoom`` (breathing scale) or
-``rotate`` (spinning in place). The label is ``digit * 4 + motion``, so a video classifier trained on
-it gives the Inception-Score-style metrics of thesis ch. 6 a meaningful class structure.
+``rotate`` (spinning in place), or only some of them (``motions``: the demo's store keeps the digit
+upright and of one size with ``bounce`` and ``slide``). The label is ``digit * 4 + motion``, so a video
+classifier trained on it gives the Inception-Score-style metrics of thesis ch. 6 a meaningful class
+structure.
 
 Clip ``i`` depends only on ``(seed, i)`` and the canvas shape: any chunk of clips can be rendered
 in any process and the dataset is the same.
@@ -15,6 +17,7 @@ in any process and the dataset is the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -73,9 +76,25 @@ def load_sprites(canvas: int) -> Sprites:
     return Sprites(images, targets, tuple(np.flatnonzero(targets == d) for d in range(10)))
 
 
-def label_of(index: int) -> int:
-    """Labels cycle through the 40 (digit, motion) classes: every class equally often."""
-    return index % NUM_CLASSES
+def check_motions(motions: Sequence[str]) -> tuple[str, ...]:
+    """``motions`` as a tuple in :data:`MOTIONS`' order; a ValueError names what is wrong with it."""
+    chosen = tuple(motions)
+    unknown = [m for m in chosen if m not in MOTIONS]
+    if not chosen or unknown or len(set(chosen)) != len(chosen):
+        raise ValueError(f"motions must be distinct names among {', '.join(MOTIONS)}, got {', '.join(chosen) or 'none'}")
+    return tuple(m for m in MOTIONS if m in chosen)
+
+
+def label_of(index: int, motions: Sequence[str] = MOTIONS) -> int:
+    """Labels cycle through the (digit, motion) classes of ``motions``: every class equally often.
+
+    The label is always ``digit * 4 + MOTIONS.index(motion)``, so a store rendered with some of the
+    motions keeps the label names, the encoding and the 40 classifier classes of the full one (the
+    other motions' classes are empty). With all four motions, clip ``i`` has label ``i % 40``.
+    """
+    chosen = check_motions(motions)
+    digit, k = divmod(index % (len(DIGITS) * len(chosen)), len(chosen))
+    return digit * len(MOTIONS) + MOTIONS.index(chosen[k])
 
 
 def _fold(p: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -146,7 +165,7 @@ def _alpha(sprite: np.ndarray, track: np.ndarray, digit_size: float, digit_px: f
 
 def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int],
                 max_digits: int = 2, speed_scale: float = 1.0, colour: str = "hue",
-                digit_scale: float = 1.0) -> np.ndarray:
+                digit_scale: float = 1.0, motions: Sequence[str] = MOTIONS) -> np.ndarray:
     """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3), one or two handwritten digits.
 
     ``max_digits=1`` renders every clip with one digit (the draw that picks the count is still
@@ -154,12 +173,13 @@ def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, 
     bounce and rotate motions (:func:`_trajectory`). ``colour``: ``hue`` paints every digit in its own
     random saturated colour, ``white`` in one light grey as Moving MNIST does (the colour draw is still
     made, so the clips are otherwise the same). ``digit_scale`` multiplies every digit's size.
+    ``motions``: the motions the clips cycle through (:func:`label_of`).
     """
     if colour not in COLOURS:
         raise ValueError(f"colour must be one of {', '.join(COLOURS)}, got {colour!r}")
     frames, height, width = shape
     rng = np.random.default_rng([seed, index])
-    digit, motion = divmod(label_of(index), len(MOTIONS))
+    digit, motion = divmod(label_of(index, motions), len(MOTIONS))
     count = 1 + int(rng.random() < 0.5 and max_digits > 1)
     colours = [rng.uniform(0, 24, size=3).astype(np.float32)]  # dark background first
     alphas = []
@@ -187,12 +207,12 @@ def _composite(alphas: list[np.ndarray], colours: np.ndarray) -> np.ndarray:
 def render_clips(seed: int, start: int, count: int, shape: tuple[int, int, int],
                  sprites: Sprites | None = None, max_digits: int = 2,
                  speed_scale: float = 1.0, colour: str = "hue",
-                 digit_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                 digit_scale: float = 1.0, motions: Sequence[str] = MOTIONS) -> tuple[np.ndarray, np.ndarray]:
     """Clips ``start .. start+count-1``: uint8 (count, T, H, W, 3) and int64 labels (count,)."""
     sprites = sprites or load_sprites(shape[2])
-    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits, speed_scale, colour, digit_scale)
+    clips = np.stack([render_clip(sprites, seed, i, shape, max_digits, speed_scale, colour, digit_scale, motions)
                       for i in range(start, start + count)])
-    labels = np.array([label_of(i) for i in range(start, start + count)], np.int64)
+    labels = np.array([label_of(i, motions) for i in range(start, start + count)], np.int64)
     return clips, labels
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from provgan.atomic import disk_full_error, disk_full_guard, is_disk_full
 from provgan.data.journal import JournalledStore, incomplete_error, partial_dir
+from provgan.data.moving_digits import MOTIONS
 from provgan.data.sources import discover_sources
 from provgan.data.stacked import discover_stacked, iter_stacked, probe_stacked
 from provgan.data.store import Shape, StoreWriter, _check_space, check_output, pool_levels, shape_name
@@ -180,15 +181,15 @@ def _clip_task(task: _ClipTask) -> tuple[_ClipTask, list[np.ndarray] | None, tup
     return task, levels, tuple(done), error
 
 
-def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float, int, str, float]
+def _digits_task(args: tuple[int, int, int, tuple[Shape, ...], int, float, int, str, float, tuple[str, ...]]
                  ) -> tuple[list[np.ndarray], np.ndarray]:
     from provgan.data import moving_digits
 
-    seed, start, count, shapes, max_digits, speed_scale, styles, colour, digit_scale = args
+    seed, start, count, shapes, max_digits, speed_scale, styles, colour, digit_scale, motions = args
     sprites = _sprites(shapes[-1][2]).with_styles(styles)
     clips, labels = moving_digits.render_clips(seed, start, count, shapes[-1], sprites,
                                                max_digits=max_digits, speed_scale=speed_scale,
-                                               colour=colour, digit_scale=digit_scale)
+                                               colour=colour, digit_scale=digit_scale, motions=motions)
     return pool_levels(clips, shapes), labels
 
 
@@ -454,14 +455,16 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
                     preset: str | None = None, progress: Progress | None = None,
                     chunk: int = 64, dry_run: bool = False, max_digits: int = 2,
                     motion_speed: float = 1.0, styles: int = 0, colour: str = "hue",
-                    digit_scale: float = 1.0) -> PrepareSummary:
+                    digit_scale: float = 1.0,
+                    motions: Sequence[str] = MOTIONS) -> PrepareSummary:
     """Render an embedded dataset (``moving-digits``) straight into a store, nothing downloaded.
 
     ``max_digits=1`` renders one digit per clip (otherwise half the clips hold two smaller ones);
     ``motion_speed`` scales the bounce speed and the rotation rate (1: the default dataset);
     ``styles`` > 0 draws every digit from only its first ``styles`` handwriting samples (0: all);
     ``colour`` is ``hue`` (each digit in its own colour) or ``white``; ``digit_scale`` multiplies
-    every digit's size.
+    every digit's size; ``motions`` the motions the clips cycle through (all four by default; the
+    labels keep the 40 (digit, motion) classes either way).
     """
     from provgan.data import moving_digits
 
@@ -479,18 +482,23 @@ def prepare_builtin(name: str, out: str | Path, plan: Sequence[Sequence[int]] | 
         raise ProvganError(f"--colour must be one of {', '.join(moving_digits.COLOURS)}, got {colour!r}")
     if not 0.5 <= digit_scale <= 2:
         raise ProvganError(f"--digit-scale must be in [0.5, 2], got {digit_scale:g}")
+    try:
+        motions = moving_digits.check_motions(motions)
+    except ValueError as exc:
+        raise ProvganError(f"--{exc}") from None
     started = time.perf_counter()
     shapes, plan_preset = resolve_plan(plan, frames, size)
     out = Path(out)
     if dry_run:
         check_output(out, overwrite)
         return _planned(out, shapes, num_clips, started)
-    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed, styles, colour, digit_scale)
+    tasks = [(seed, s, min(chunk, num_clips - s), shapes, max_digits, motion_speed, styles, colour, digit_scale,
+              motions)
              for s in range(0, num_clips, chunk)]
     manifest = {
         "preset": preset or plan_preset,
         "source": {"builtin": name, "seed": seed, "num_clips": num_clips, "fps": moving_digits.FPS,
-                   "motions": list(moving_digits.MOTIONS), "max_digits": max_digits,
+                   "motions": list(motions), "max_digits": max_digits,
                    "motion_speed": motion_speed, "styles": styles, "colour": colour,
                    "digit_scale": digit_scale},
         "labels": {"file": "labels.npy", "names": moving_digits.label_names(),
