@@ -106,16 +106,11 @@ def render_swapped(store, sprites: md.Sprites, index: int, digit: int | None, sh
     """Clip ``index`` of a built-in store at ``shape``, with its digit replaced by ``digit`` (same draws)."""
     source = store.manifest["source"]
     top = tuple(store.shapes[-1])
-    original = md.label_of
-    if digit is not None:
-        md.label_of = lambda i, motions=md.MOTIONS: digit * len(md.MOTIONS) + original(i, motions) % len(md.MOTIONS)
-    try:  # every option of the store, so that nothing but the digit differs from the stored clip
-        clip = md.render_clip(sprites.with_styles(int(source.get("styles", 0))), int(source["seed"]), index, top,
-                              int(source.get("max_digits", 2)), float(source.get("motion_speed", 1.0)),
-                              str(source.get("colour", "hue")), float(source.get("digit_scale", 1.0)),
-                              tuple(source.get("motions", md.MOTIONS)))
-    finally:
-        md.label_of = original
+    # every option of the store, so that nothing but the digit differs from the stored clip
+    clip = md.render_clip(sprites.with_styles(int(source.get("styles", 0))), int(source["seed"]), index, top,
+                          int(source.get("max_digits", 2)), float(source.get("motion_speed", 1.0)),
+                          str(source.get("colour", "hue")), float(source.get("digit_scale", 1.0)),
+                          tuple(source.get("motions", md.MOTIONS)), digit=digit)
     shapes = [tuple(s) for s in store.shapes]
     return pool_levels(clip[None], shapes)[shapes.index(tuple(shape))][0]
 

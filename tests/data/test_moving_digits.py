@@ -68,6 +68,17 @@ def test_some_motions_render_only_those_motions(sprites):
         assert s["area"] < 1.15 and s["turn"] < 0.6, s  # no zoom, no spin
 
 
+def test_a_digit_override_changes_the_digit_and_nothing_else(sprites):
+    from provgan.data.moving_digits import render_clip
+
+    same = render_clip(sprites, 2, 5, SHAPE, max_digits=1, digit=label_of(5) // 4)
+    np.testing.assert_array_equal(same, render_clips(2, 5, 1, SHAPE, sprites, max_digits=1)[0][0])
+    other = render_clip(sprites, 2, 5, SHAPE, max_digits=1, digit=7)
+    assert not np.array_equal(other, same)
+    s, t = _motion_stats(same), _motion_stats(other)  # label 5: digit 1, slide
+    assert abs(s["path"] - t["path"]) < 3 and s["straight"] > 0.9 and t["straight"] > 0.9
+
+
 def test_one_or_two_digits(sprites):
     one, _ = render_clips(4, 0, 12, SHAPE, sprites, max_digits=1)
     two, _ = render_clips(4, 0, 12, SHAPE, sprites, max_digits=2)

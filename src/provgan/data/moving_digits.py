@@ -165,7 +165,8 @@ def _alpha(sprite: np.ndarray, track: np.ndarray, digit_size: float, digit_px: f
 
 def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, int],
                 max_digits: int = 2, speed_scale: float = 1.0, colour: str = "hue",
-                digit_scale: float = 1.0, motions: Sequence[str] = MOTIONS) -> np.ndarray:
+                digit_scale: float = 1.0, motions: Sequence[str] = MOTIONS,
+                digit: int | None = None) -> np.ndarray:
     """Clip ``index`` of the dataset with ``seed``: uint8 (T, H, W, 3), one or two handwritten digits.
 
     ``max_digits=1`` renders every clip with one digit (the draw that picks the count is still
@@ -173,13 +174,15 @@ def render_clip(sprites: Sprites, seed: int, index: int, shape: tuple[int, int, 
     bounce and rotate motions (:func:`_trajectory`). ``colour``: ``hue`` paints every digit in its own
     random saturated colour, ``white`` in one light grey as Moving MNIST does (the colour draw is still
     made, so the clips are otherwise the same). ``digit_scale`` multiplies every digit's size.
-    ``motions``: the motions the clips cycle through (:func:`label_of`).
+    ``motions``: the motions the clips cycle through (:func:`label_of`). ``digit`` draws that digit in
+    place of the label's, with every other draw unchanged (a probe's clip that differs only in its digit).
     """
     if colour not in COLOURS:
         raise ValueError(f"colour must be one of {', '.join(COLOURS)}, got {colour!r}")
     frames, height, width = shape
     rng = np.random.default_rng([seed, index])
-    digit, motion = divmod(label_of(index, motions), len(MOTIONS))
+    label_digit, motion = divmod(label_of(index, motions), len(MOTIONS))
+    digit = label_digit if digit is None else digit
     count = 1 + int(rng.random() < 0.5 and max_digits > 1)
     colours = [rng.uniform(0, 24, size=3).astype(np.float32)]  # dark background first
     alphas = []
