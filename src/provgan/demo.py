@@ -2,8 +2,8 @@
 
 1. ``provgan prepare --builtin moving-digits`` renders real handwriting (scikit-learn's bundled digits)
    into moving clips and stores them per level of the ``digits-demo`` plan: one digit per clip, 1.5x
-   the default size, white on a dark background, bouncing and spinning at 0.3x the default speed
-   (:data:`DEMO_DATA`; README, "Not time, not this code: the data" and "The demo");
+   the default size, white on a dark background, upright, bouncing at 0.3x the default speed or sliding
+   (:data:`DEMO_DATA`; README, "Not time, not this code: the data", "The demo" and "Upright digits");
 2. ``provgan classifier train`` fits the offline video classifier on those clips at the top level, so
    the run can be judged by the number a reader checks first: how many generated clips show a
    recognisable digit, and how many different digits they show;
