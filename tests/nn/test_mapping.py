@@ -56,3 +56,29 @@ def test_off_by_default_and_the_same_initial_weights():
 def test_a_negative_count_is_one_clear_error():
     with pytest.raises(ConfigError, match="mapping_layers must be >= 0"):
         load_config("tiny", ["model.mapping_layers=-1"])
+
+
+def test_mapping_lr_mul_reaches_every_layer_and_keeps_the_initial_function():
+    z = torch.randn(3, 32)
+    outs = {}
+    for mul in (0.01, 1.0):
+        torch.manual_seed(0)
+        g = Generator(load_config("tiny", ["model.mapping_layers=2", f"model.mapping_lr_mul={mul}"]).model)
+        assert [layer.lr_mul for layer in g.mapping.layers] == [mul, mul]
+        outs[mul] = g(z[:, :g.latent_dim])
+    assert torch.allclose(outs[0.01], outs[1.0], atol=1e-4)  # only the speed of learning differs
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.1", "2"])
+def test_a_mapping_lr_mul_out_of_range_is_one_clear_error(bad):
+    with pytest.raises(ConfigError, match="mapping_lr_mul must be in"):
+        load_config("tiny", ["model.mapping_layers=2", f"model.mapping_lr_mul={bad}"])
+
+
+def test_a_checkpoint_of_another_mapping_lr_mul_is_another_architecture():
+    """The stored weights are W / lr_mul: read with another multiplier they draw another function."""
+    from provgan.config import architecture_diff
+
+    a = load_config("tiny", ["model.mapping_layers=2"])
+    b = load_config("tiny", ["model.mapping_layers=2", "model.mapping_lr_mul=1.0"])
+    assert architecture_diff(a, b) == ["model.mapping_lr_mul"]

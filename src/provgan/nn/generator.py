@@ -64,18 +64,17 @@ def _modulate(mod: StyleModulation | None, x: torch.Tensor, w: torch.Tensor | No
 
 class MappingNetwork(nn.Module):
     """StyleGAN's mapping network f: pn(z) -> w (Karras et al. 2019, §2): ``layers`` dense layers with
-    LReLU at StyleGAN's learning-rate multiplier of 0.01, the width of the latent G reads.
+    LReLU at a learning-rate multiplier (``model.mapping_lr_mul``; StyleGAN's 0.01), the width of the
+    latent G reads.
 
     Why (issue 14): the moving digits are ten separate shapes, and a G fed the Gaussian directly has to
     send every path between two latents of different digits through hybrids; a learned warp of the
     latent can shrink the part of its mass that lands between them.
     """
 
-    LR_MUL = 0.01
-
-    def __init__(self, dim: int, layers: int):
+    def __init__(self, dim: int, layers: int, lr_mul: float = 0.01):
         super().__init__()
-        self.layers = nn.ModuleList(EqualizedLinear(dim, dim, lr_mul=self.LR_MUL) for _ in range(layers))
+        self.layers = nn.ModuleList(EqualizedLinear(dim, dim, lr_mul=lr_mul) for _ in range(layers))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -185,7 +184,7 @@ class Generator(nn.Module):
         self.register_buffer("pixel_mean", channel_vector(cfg.pixel_mean, cfg.image_channels), persistent=False)
         # model.mapping_layers: w = mapping(pn(z)) in place of pn(z) (built last, so a G without it draws
         # the same initial weights as before it existed)
-        self.mapping = MappingNetwork(dense_in, cfg.mapping_layers) if cfg.mapping_layers else None
+        self.mapping = MappingNetwork(dense_in, cfg.mapping_layers, cfg.mapping_lr_mul) if cfg.mapping_layers else None
 
     @property
     def num_levels(self) -> int:
