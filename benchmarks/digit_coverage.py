@@ -14,6 +14,10 @@ and the classifier's mean probability of that digit over them. It tells a genera
 digits (a count near 0) from one that draws them all but unclearly (counts near the real row's,
 probabilities well under the real clips').
 
+``--sample-grid`` reads the run's own sample grid (the fixed latents of ``run.sample_grid``, the grid
+``level*-final.png`` draws) cell by cell: the most likely digit of every clip, upper row first, with a
+``?`` where the classifier is not sure. It puts a number on "which digits can be read in the grid".
+
     python benchmarks/digit_coverage.py demo/run clf-8x16x16.pt --data demo/data/moving-digits
 """
 
@@ -48,6 +52,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--data", help="the store the run trained on: adds a row of real clips", required=True)
     ap.add_argument("--factor", default="digit", help="label factor counted (default: digit)")
+    ap.add_argument("--sample-grid", action="store_true",
+                    help="also read the run's sample grid (its fixed latents) cell by cell")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     classifier, _ = load_classifier(args.classifier)
@@ -73,6 +79,24 @@ def main() -> None:
         counts = np.bincount(top, minlength=marginal.shape[1])
         means = [f"{best[top == k].mean():.2f}" if counts[k] else "  - " for k in range(marginal.shape[1])]
         print(f"{name:<7}{' '.join(f'{n:>4}' for n in counts)}   {' '.join(means)}")
+    if args.sample_grid:
+        print_sample_grid(sampler, classifier, sizes, factor)
+
+
+def print_sample_grid(sampler, classifier, sizes, factor: int) -> None:
+    """The classifier's reading of the training's sample grid: the same latents the trainer draws."""
+    from provgan.train.samples import fixed_latents
+
+    rows, cols = sampler.config.run.sample_grid
+    z = fixed_latents(rows * cols, sampler.latent_dim, sampler.config.run.seed)
+    marginal = factor_probabilities(class_probabilities(classifier, sampler.sample(z)), sizes, factor)
+    top, best = marginal.argmax(axis=1), marginal.max(axis=1)
+    sure = best > SURE
+    print(f"\nthe run's {rows}x{cols} sample grid, most likely digit per clip ('?': not sure); "
+          f"{int(sure.sum())} of {rows * cols} sure, digits among them: {sorted(set(top[sure].tolist()))}")
+    for r in range(rows):
+        cells = range(r * cols, (r + 1) * cols)
+        print("  " + " ".join(f"{top[i]}{' ' if sure[i] else '?'}" for i in cells))
 
 
 if __name__ == "__main__":

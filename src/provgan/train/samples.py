@@ -58,7 +58,9 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 RGB image as PNG, atomically (temp file, then rename)."""
     import cv2
 
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
+    # zlib level 6: OpenCV's default writes the demo's 8x8 strip in 1.83 MB (0.04 s), level 6 in 0.54 MB
+    # (0.09 s), the same pixels
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise OSError(f"could not encode {path.name} as PNG")
     return atomic_write_bytes(path, encoded.tobytes())
